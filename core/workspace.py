@@ -1,0 +1,88 @@
+"""A workspace: the folder that holds a user's runs, datasets, jobs and logs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.paths import SAMPLE_WORKSPACE_DIR
+
+MARKER = Path(".mathbench") / "workspace.json"
+SUBDIRS = ("runs", "datasets", "benchmarks", "jobs", "train", "logs", "exports", "synth")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths inside one workspace folder."""
+
+    root: Path
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def benchmarks_dir(self) -> Path:
+        return self.root / "benchmarks"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.root / "jobs"
+
+    @property
+    def train_dir(self) -> Path:
+        return self.root / "train"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def synth_dir(self) -> Path:
+        return self.root / "synth"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".mathbench"
+
+    def run_dirs(self) -> list[Path]:
+        """Run directories (those holding a manifest.json), newest first."""
+        if not self.runs_dir.is_dir():
+            return []
+        runs = [p for p in self.runs_dir.iterdir() if (p / "manifest.json").is_file()]
+        return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def is_workspace(path: Path) -> bool:
+    """True when *path* already holds a mathbench workspace."""
+    return (Path(path) / MARKER).is_file()
+
+
+def open_workspace(path: Path | str, *, sample: bool = True) -> Workspace:
+    """Open the workspace at *path*, creating it (filled with the sample data when *sample*) if absent."""
+    root = Path(path).expanduser().resolve()
+    ws = Workspace(root)
+    if is_workspace(root):
+        return ws
+    root.mkdir(parents=True, exist_ok=True)
+    if sample and SAMPLE_WORKSPACE_DIR.is_dir():
+        # Copied, never linked: the user's edits must not touch the shipped sample.
+        shutil.copytree(SAMPLE_WORKSPACE_DIR, root, dirs_exist_ok=True)
+    for name in SUBDIRS:
+        (root / name).mkdir(exist_ok=True)
+    marker = root / MARKER
+    marker.parent.mkdir(exist_ok=True)
+    info = {"version": 1, "created": time.time(), "sample": bool(sample and SAMPLE_WORKSPACE_DIR.is_dir())}
+    marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return ws

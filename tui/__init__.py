@@ -1,0 +1,1 @@
+"""mathbench's Textual workbench and command line: presentation over `core`."""

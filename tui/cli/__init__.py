@@ -1,0 +1,59 @@
+"""The `mathbench` command line: one sub-module per command group, each calling `core`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Each module exposes register(subparsers); they import only argparse at module level
+# so that `mathbench --help` stays fast.
+COMMAND_MODULES = (
+    "tui.cli.grade",      # grade
+    "tui.cli.evaluation",  # eval, report
+    "tui.cli.data",       # data validate|dedupe|export|stats, synth
+    "tui.cli.jobs",       # train, serve, jobs, gpu
+    "tui.cli.app",        # (no command): open the TUI; adjudicate
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every command group that is installed."""
+    from core import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mathbench",
+        description="Terminal workbench for Program-of-Thought math LLMs. "
+        "With no command, opens the workbench on the workspace.",
+    )
+    parser.add_argument("--version", action="version", version=f"mathbench {__version__}")
+    parser.add_argument(
+        "--workspace", "-w", default=None,
+        help="workspace folder (default: the current directory; a folder with no workspace gets the sample one)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `mathbench` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        from tui.cli.app import open_workbench
+
+        return open_workbench(args) or 0
+    return func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
