@@ -10,8 +10,10 @@ import sys
 # so that `mathbench --help` stays fast.
 COMMAND_MODULES = (
     "tui.cli.grade",      # grade
-    "tui.cli.evaluation",  # eval, report
-    "tui.cli.data",       # data validate|dedupe|export|stats, synth
+    "tui.cli.evaluation",  # eval, demo-server
+    "tui.cli.report",     # report, runs
+    "tui.cli.data",       # data validate|dedupe|export|stats
+    "tui.cli.synth",      # synth
     "tui.cli.jobs",       # train, serve, jobs, gpu
     "tui.cli.app",        # (no command): open the TUI; adjudicate
 )

@@ -1,0 +1,133 @@
+"""PoT eval throughput: mathbench vs a minimal reference client vs the ideal server-bound time.
+
+Starts `mathbench demo-server` in its own process (0.25 s per reply), then runs N GSM8K problems
+with K requests in flight through (a) mathbench's run_eval (warm sandbox, grader, fsynced run dir) and
+(b) a minimal reference client (asyncio + openai, a fresh python3 per code block, naive boxed check).
+Prints both wall times beside the ideal N/K x rounds x latency.
+
+    .venv/bin/python bench/eval_throughput.py [--n 600] [--concurrency 64] [--latency 0.25] [--sympy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from core.benchmarks import load_benchmark  # noqa: E402
+from core.evaluate import EvalConfig, run_eval  # noqa: E402
+from core.pot import extract_code, load_prompt, observation_message  # noqa: E402
+
+
+def start_server(latency: float, preamble: str) -> tuple[subprocess.Popen, str]:
+    cmd = [sys.executable, "-m", "tui", "demo-server", "--port", "0", "--latency", str(latency),
+           "--accuracy", "1", "--buggy-rate", "0", "--answer-key", "gsm8k", "--preamble", preamble]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"(http://\S+/v1)", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"demo server did not start: {line!r}")
+    return proc, m.group(1)
+
+
+class _Result:
+    def __init__(self, stdout: str, stderr: str, rc: int):
+        self.stdout, self.stderr = stdout, stderr
+        self.status = "ok" if rc == 0 else "error"
+
+
+async def reference(problems, base_url: str, concurrency: int, model: str) -> tuple[float, int]:
+    """The seed's protocol done with asyncio: chat, write temp.py, run a fresh python3, chat again."""
+    import openai
+
+    template = load_prompt("zh")
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="x")
+    sem = asyncio.Semaphore(concurrency)
+    correct = 0
+    tmp = tempfile.mkdtemp(prefix="mb-ref-")
+
+    async def ask(messages):
+        async with sem:
+            r = await client.chat.completions.create(model=model, messages=messages, temperature=0.0, top_p=1.0,
+                                                     max_tokens=2048)
+        return r.choices[0].message.content or ""
+
+    async def one(i, p):
+        nonlocal correct
+        messages = template.initial_messages(p.question)
+        text = await ask(messages)
+        messages.append({"role": "assistant", "content": text})
+        code = extract_code(text)
+        if code is not None:
+            path = os.path.join(tmp, f"temp_{i}.py")
+            Path(path).write_text(code, encoding="utf-8")
+            proc = await asyncio.create_subprocess_exec("python3", path, stdout=subprocess.PIPE,
+                                                        stderr=subprocess.PIPE)
+            out, err = await proc.communicate()
+            messages.append(observation_message(_Result(out.decode(), err.decode(), proc.returncode), template))
+            text = await ask(messages)
+        m = re.findall(r"\\boxed\{([^}]*)\}", text)
+        gold = p.gold.rsplit("####", 1)[-1].strip().replace(",", "")
+        correct += bool(m and m[-1].strip() == gold)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i, p) for i, p in enumerate(problems)))
+    wall = time.perf_counter() - t0
+    await client.close()
+    return wall, correct
+
+
+async def mathbench(problems, base_url: str, concurrency: int, model: str) -> tuple[float, object]:
+    from core.sandbox import run_python_async
+
+    await run_python_async("print(1)", 10)  # the warm pool starts once per process, outside the timing
+    with tempfile.TemporaryDirectory(prefix="mb-bench-") as d:
+        cfg = EvalConfig(benchmark="gsm8k", base_urls=[base_url], model=model, run_dir=Path(d) / "run",
+                         concurrency=concurrency, limit=len(problems))
+        t0 = time.perf_counter()
+        summary = await run_eval(cfg)
+        wall = time.perf_counter() - t0
+    return wall, summary
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=600)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--latency", type=float, default=0.25)
+    ap.add_argument("--sympy", action="store_true", help="the model's code imports sympy, as real PoT code often does")
+    args = ap.parse_args()
+    problems = load_benchmark("gsm8k", limit=args.n)
+    preamble = "import sympy as sp" if args.sympy else "import math"
+    server, url = start_server(args.latency, preamble)
+    try:
+        rounds = 2  # one code block per problem: ask, then answer after the output
+        ideal = len(problems) / args.concurrency * rounds * args.latency
+        mb_wall, summary = asyncio.run(mathbench(problems, url, args.concurrency, "demo-pot"))
+        ref_wall, ref_correct = asyncio.run(reference(problems, url, args.concurrency, "demo-pot"))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(f"eval throughput: {len(problems)} GSM8K problems, {args.concurrency} in flight, "
+          f"server latency {args.latency:g}s, code preamble {preamble!r}, {os.cpu_count()} CPUs")
+    print(f"  ideal (server-bound)        {ideal:7.2f} s   = {len(problems)}/{args.concurrency} x {rounds} rounds x "
+          f"{args.latency:g}s")
+    print(f"  mathbench run_eval          {mb_wall:7.2f} s   {summary.correct}/{summary.total} correct, "
+          f"{summary.errors} errors (sandbox + grader + fsync per record)")
+    print(f"  reference (fresh python3)   {ref_wall:7.2f} s   {ref_correct}/{len(problems)} correct")
+    print(f"  mathbench vs reference: {ref_wall / mb_wall:.2f}x faster; ideal / mathbench = {ideal / mb_wall:.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

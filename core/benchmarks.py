@@ -1,0 +1,230 @@
+"""Benchmark problems (GSM8K, MATH, custom JSONL/JSON/parquet, `hf:` datasets) as Problem records with stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.paths import DATA_DIR, PROJECT_ROOT
+
+SHARED_BENCHMARKS_DIR = PROJECT_ROOT.parent / "shared" / "data" / "benchmarks"
+KNOWN = {"gsm8k": "gsm8k_test", "gsm8k-test": "gsm8k_test", "gsm8k-train": "gsm8k_train", "math": "math_test",
+         "math-test": "math_test"}
+QUESTION_KEYS = ("question", "problem", "query", "prompt", "input")
+GOLD_KEYS = ("answer", "solution", "gold", "target", "output", "reference")
+SUBJECT_KEYS = ("type", "subject", "category")
+ID_KEYS = ("id", "idx", "unique_id", "problem_id")
+
+
+class BenchmarkError(ValueError):
+    """A benchmark file or spec that cannot be read, with the place (FILE:LINE[:COL]) named."""
+
+
+@dataclass
+class Problem:
+    """One benchmark problem; gold is the full reference (GSM8K answer, MATH solution or a bare answer)."""
+
+    id: str
+    question: str
+    gold: str
+    level: int | None = None
+    subject: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def normalize_question(text: str) -> str:
+    """Question text reduced to a lookup key: prefixes like '题目：' dropped, whitespace collapsed."""
+    text = re.sub(r"^\s*(题目[:：]|Problem[:：]|Question[:：])\s*", "", text or "", flags=re.I)
+    return " ".join(text.split())
+
+
+def content_id(prefix: str, question: str) -> str:
+    """An id from the problem text itself: stable across reorderings of the file."""
+    digest = hashlib.sha256(" ".join(question.split()).encode("utf-8")).hexdigest()[:12]
+    return f"{prefix}-{digest}"
+
+
+def parse_level(value: Any) -> int | None:
+    """'Level 4' / 4 / '4' -> 4; anything else -> None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    m = re.search(r"\d+", str(value))
+    return int(m.group()) if m else None
+
+
+def benchmark_dirs(workspace: Any = None) -> list[Path]:
+    """Where named benchmarks are looked up, in order: workspace, ../shared/data, data/."""
+    dirs: list[Path] = []
+    if workspace is not None:
+        dirs.append(Path(getattr(workspace, "benchmarks_dir", workspace)))
+    dirs += [SHARED_BENCHMARKS_DIR, DATA_DIR / "benchmarks"]
+    return dirs
+
+
+def resolve_spec(spec: str, workspace: Any = None) -> Path | str:
+    """A benchmark name ("gsm8k", "math", "gsm8k-train") or path -> a file path; `hf:` specs come back as-is."""
+    if spec.startswith("hf:"):
+        return spec
+    path = Path(spec).expanduser()
+    if path.exists():
+        return path
+    stem = KNOWN.get(spec.lower(), spec)
+    for d in benchmark_dirs(workspace):
+        for name in (f"{stem}.jsonl", f"{stem}.json", f"{stem}.parquet", f"{stem}_test.jsonl"):
+            if (d / name).is_file():
+                return d / name
+    raise BenchmarkError(f"benchmark {spec!r} not found: not a file, and no {stem}.jsonl in "
+                         + ", ".join(str(d) for d in benchmark_dirs(workspace)))
+
+
+def _id_prefix(spec: str, path: Path | None) -> str:
+    if path is None:
+        return re.sub(r"[^A-Za-z0-9]+", "-", spec.removeprefix("hf:")).strip("-").lower()
+    return re.sub(r"[^A-Za-z0-9]+", "-", path.stem).strip("-").lower()
+
+
+def read_records(path: Path) -> list[dict]:
+    """Rows of a JSONL, JSON (list, or {"data": [...]}) or parquet file; errors name FILE:LINE[:COL]."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pandas as pd
+
+        try:
+            return pd.read_parquet(path).to_dict(orient="records")
+        except ImportError as exc:
+            raise BenchmarkError(f"{path}: reading parquet needs pyarrow ({exc})") from None
+    text = path.read_text(encoding="utf-8")
+    if suffix == ".json" or (suffix != ".jsonl" and text.lstrip()[:1] in ("[", "{") and "\n{" not in text):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BenchmarkError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        if isinstance(data, dict):
+            data = data.get("data") or data.get("examples") or data.get("problems")
+        if not isinstance(data, list):
+            raise BenchmarkError(f"{path}:1:1: expected a list of objects (or {{\"data\": [...]}})")
+        return data
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise BenchmarkError(f"{path}:{lineno}:{exc.colno}: invalid JSON line: {exc.msg}") from None
+    return rows
+
+
+def _to_problem(row: Any, index: int, prefix: str, where: str, id_mode: str) -> Problem:
+    if not isinstance(row, dict):
+        raise BenchmarkError(f"{where}: expected an object, got {type(row).__name__}")
+    question = next((row[k] for k in QUESTION_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
+    if question is None:
+        raise BenchmarkError(f"{where}: no question field (one of {', '.join(QUESTION_KEYS)})")
+    # A MATH-style row with both a bare "answer" and a "solution" keeps the bare answer as the reference.
+    gold = next((row[k] for k in GOLD_KEYS if row.get(k) is not None and str(row[k]).strip()), None)
+    if gold is None:
+        raise BenchmarkError(f"{where}: no reference answer field (one of {', '.join(GOLD_KEYS)})")
+    subject = next((str(row[k]) for k in SUBJECT_KEYS if row.get(k)), None)
+    known = set(QUESTION_KEYS) | set(GOLD_KEYS) | set(SUBJECT_KEYS) | {"level"}
+    meta = {k: v for k, v in row.items() if k not in known and _jsonable(v)}
+    meta["index"] = index
+    given = next((row[k] for k in ID_KEYS if row.get(k) not in (None, "")), None)
+    if given is not None:
+        pid = str(given)
+    elif id_mode == "hash":
+        pid = content_id(prefix, question)
+    else:
+        pid = f"{prefix}-{index:05d}"
+    return Problem(id=pid, question=question, gold=str(gold), level=parse_level(row.get("level")),
+                   subject=subject, meta=meta)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def load_benchmark(
+    spec: str | Path,
+    *,
+    limit: int | None = None,
+    levels: Iterable[int | str] | None = None,
+    subjects: Iterable[str] | None = None,
+    shuffle_seed: int | None = None,
+    workspace: Any = None,
+    id_mode: str = "index",
+) -> list[Problem]:
+    """Problems from a name, a file or `hf:NAME[:CONFIG][:SPLIT]`; filters, then seeded shuffle, then limit.
+
+    Ids are "<file stem>-<row index>" (e.g. gsm8k-test-00042) unless rows carry an id, or id_mode="hash".
+    """
+    spec_s = str(spec)
+    resolved = resolve_spec(spec_s, workspace)
+    if isinstance(resolved, str):
+        rows, prefix, where = _load_hf(resolved), _id_prefix(resolved, None), resolved
+    else:
+        rows, prefix, where = read_records(resolved), _id_prefix(spec_s, resolved), str(resolved)
+    problems = []
+    for i, row in enumerate(rows):
+        problems.append(_to_problem(row, i, prefix, f"{where}:{i + 1}", id_mode))
+    seen: dict[str, int] = {}
+    for i, p in enumerate(problems):
+        if p.id in seen:
+            raise BenchmarkError(f"{where}:{i + 1}: duplicate id {p.id!r} (first at row {seen[p.id] + 1})")
+        seen[p.id] = i
+    if levels:
+        wanted = {parse_level(v) for v in levels}
+        problems = [p for p in problems if p.level in wanted]
+    if subjects:
+        wanted_s = {s.strip().lower() for s in subjects}
+        problems = [p for p in problems if (p.subject or "").lower() in wanted_s]
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(problems)
+    if limit is not None:
+        problems = problems[: max(0, int(limit))]
+    return problems
+
+
+def _load_hf(spec: str) -> list[dict]:
+    """Rows of a Hugging Face dataset: hf:NAME[:CONFIG][:SPLIT] (split defaults to test)."""
+    parts = spec.removeprefix("hf:").split(":")
+    name = parts[0]
+    config = parts[1] if len(parts) > 1 and parts[1] else None
+    split = parts[2] if len(parts) > 2 and parts[2] else "test"
+    try:
+        import datasets
+    except ImportError:
+        raise BenchmarkError(f"{spec}: the `datasets` package is needed for hf: benchmarks "
+                             "(pip install 'mathbench[hf]')") from None
+    ds = datasets.load_dataset(name, config, split=split)
+    return [dict(row) for row in ds]
+
+
+def benchmark_label(spec: str | Path) -> str:
+    """A short name for a spec, used in run directory names ("gsm8k", "math_test", ...)."""
+    s = str(spec)
+    if s.startswith("hf:"):
+        return _id_prefix(s, None)
+    if s.lower() in KNOWN:
+        return s.lower()
+    return Path(s).stem
+
+
+def answer_key(problems: Sequence[Problem]) -> dict[str, str]:
+    """{question: gold} for the demo server."""
+    return {p.question: p.gold for p in problems}

@@ -1,0 +1,337 @@
+"""OpenAI-compatible async chat client: several endpoints, N requests in flight, retries with backoff.
+
+Retries are our own loop (the openai client's max_retries is 0) so that a retry can move to another
+endpoint, each attempt is counted and reported, and garbage 200 bodies are retried like 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+API_KEY_ENV_VARS = ("MATHBENCH_API_KEY", "OPENAI_API_KEY")
+RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+def resolve_api_key(explicit: str | None = None) -> str | None:
+    """The API key from the argument, else $MATHBENCH_API_KEY, else $OPENAI_API_KEY (None when unset)."""
+    if explicit:
+        return explicit
+    for name in API_KEY_ENV_VARS:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters, always sent explicitly (vLLM otherwise applies generation_config silently)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 2048
+    seed: int | None = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def request_kwargs(self) -> dict:
+        kw: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        if self.seed is not None:
+            kw["seed"] = self.seed
+        return kw
+
+
+@dataclass
+class ChatReply:
+    """One completed chat reply."""
+
+    text: str
+    finish_reason: str | None
+    usage: dict
+    latency: float
+    endpoint: str
+    attempts: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RetryInfo:
+    """Passed to on_retry before the client sleeps and tries again."""
+
+    endpoint: str
+    attempt: int
+    error: str
+    delay: float
+
+
+class ChatError(Exception):
+    """A chat request that failed for good (retries exhausted or a non-retryable error)."""
+
+    def __init__(self, message: str, *, attempts: int, endpoint: str | None, retryable: bool) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.endpoint = endpoint
+        self.retryable = retryable
+
+
+class BadResponse(Exception):
+    """A 200 reply whose body is not a chat completion (an empty or garbage body)."""
+
+
+@dataclass
+class _Endpoint:
+    base_url: str
+    client: Any
+    in_flight: int = 0
+    served: int = 0
+    failures: int = 0
+    penalty_until: float = 0.0
+
+
+@dataclass
+class EndpointStats:
+    """What one endpoint has done so far."""
+
+    base_url: str
+    in_flight: int
+    served: int
+    failures: int
+
+
+def _normalize_base_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        url = "http://" + url
+    if not url.endswith("/v1") and "/v1/" not in url + "/":
+        url += "/v1"
+    return url
+
+
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+class ChatClient:
+    """Chat completions spread over base URLs (least in flight first), at most `concurrency` in flight."""
+
+    def __init__(
+        self,
+        base_urls: Sequence[str] | str,
+        model: str,
+        api_key: str | None = None,
+        sampling: Sampling | None = None,
+        concurrency: int = 16,
+        timeout: float = 600.0,
+        max_retries: int = 5,
+        *,
+        backoff_base: float = 0.5,
+        backoff_max: float = 20.0,
+        stream: bool = False,
+        on_retry: Callable[[RetryInfo], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if isinstance(base_urls, str):
+            base_urls = [base_urls]
+        if not base_urls:
+            raise ValueError("at least one base URL is needed")
+        self.base_urls = [_normalize_base_url(u) for u in base_urls]
+        self.model = model
+        self._api_key = resolve_api_key(api_key)
+        self.sampling = sampling or Sampling()
+        self.concurrency = max(1, int(concurrency))
+        self.timeout = float(timeout)
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.stream = stream
+        self.on_retry = on_retry
+        self._rng = rng or random.Random()
+        self._sem: asyncio.Semaphore | None = None
+        self._endpoints: list[_Endpoint] | None = None
+        self._rr = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:  # the key stays out of reprs and logs
+        return f"ChatClient(base_urls={self.base_urls!r}, model={self.model!r}, concurrency={self.concurrency})"
+
+    # setup -------------------------------------------------------------------------------------
+    def _ensure(self) -> list[_Endpoint]:
+        if self._endpoints is None:
+            import httpx2
+            import openai
+
+            per_endpoint = self.concurrency + 4
+            self._endpoints = []
+            for url in self.base_urls:
+                http_client = httpx2.AsyncClient(
+                    limits=httpx2.Limits(max_connections=per_endpoint, max_keepalive_connections=per_endpoint),
+                    timeout=self.timeout,
+                )
+                client = openai.AsyncOpenAI(base_url=url, api_key=self._api_key or "EMPTY", max_retries=0,
+                                            timeout=self.timeout, http_client=http_client)
+                self._endpoints.append(_Endpoint(url, client))
+            self._sem = asyncio.Semaphore(self.concurrency)
+        return self._endpoints
+
+    async def aclose(self) -> None:
+        """Close every endpoint's HTTP connections."""
+        for ep in self._endpoints or []:
+            try:
+                await ep.client.close()
+            except Exception:  # noqa: BLE001 - closing must not mask the real outcome
+                pass
+        self._endpoints = None
+
+    async def __aenter__(self) -> "ChatClient":
+        self._ensure()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def endpoint_stats(self) -> list[EndpointStats]:
+        """Per-endpoint counters (in flight, served, failures)."""
+        return [EndpointStats(e.base_url, e.in_flight, e.served, e.failures) for e in self._endpoints or []]
+
+    def _pick(self, avoid: str | None) -> _Endpoint:
+        eps = self._ensure()
+        now = time.monotonic()
+        candidates = [e for e in eps if e.base_url != avoid] or eps
+        healthy = [e for e in candidates if e.penalty_until <= now] or candidates
+        self._rr = (self._rr + 1) % len(eps)
+        # Least in flight first; the rotating offset breaks ties so equal endpoints share the load.
+        return min(healthy, key=lambda e: (e.in_flight, (eps.index(e) - self._rr) % len(eps)))
+
+    # requests ----------------------------------------------------------------------------------
+    async def chat(self, messages: list[dict], stream: bool | None = None) -> ChatReply:
+        """Send one chat completion, retrying retryable failures with exponential backoff and jitter."""
+        self._ensure()
+        assert self._sem is not None
+        use_stream = self.stream if stream is None else stream
+        attempt = 0
+        avoid: str | None = None
+        while True:
+            attempt += 1
+            async with self._sem:
+                ep = self._pick(avoid)
+                ep.in_flight += 1
+                started = time.monotonic()
+                try:
+                    text, finish, usage = await self._once(ep, messages, use_stream)
+                except Exception as exc:  # noqa: BLE001 - classified below
+                    retryable, message = self._classify(exc)
+                    ep.failures += 1
+                    ep.penalty_until = time.monotonic() + min(self.backoff_max, self.backoff_base * 2)
+                    error: Exception | None = exc
+                else:
+                    ep.served += 1
+                    return ChatReply(text=text, finish_reason=finish, usage=usage,
+                                     latency=time.monotonic() - started, endpoint=ep.base_url, attempts=attempt)
+                finally:
+                    ep.in_flight -= 1
+            assert error is not None
+            if not retryable or attempt > self.max_retries:
+                raise ChatError(f"{message} (after {attempt} attempt{'s' if attempt > 1 else ''})",
+                                attempts=attempt, endpoint=ep.base_url, retryable=retryable) from None
+            delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+            delay = delay / 2 + self._rng.random() * delay / 2  # "equal jitter": spreads synchronized retries
+            self.retries += 1
+            if self.on_retry is not None:
+                self.on_retry(RetryInfo(ep.base_url, attempt, message, delay))
+            avoid = ep.base_url if len(self.base_urls) > 1 else None
+            await asyncio.sleep(delay)
+
+    async def _once(self, ep: _Endpoint, messages: list[dict], stream: bool) -> tuple[str, str | None, dict]:
+        kwargs = dict(model=self.model, messages=messages, **self.sampling.request_kwargs())
+        if not stream:
+            resp = await ep.client.chat.completions.create(**kwargs)
+            choices = getattr(resp, "choices", None)
+            if not choices:
+                raise BadResponse(f"reply is not a chat completion: {str(resp)[:80]!r}")
+            msg = choices[0].message
+            usage = _usage_dict(getattr(resp, "usage", None))
+            return (msg.content or ""), choices[0].finish_reason, usage
+        parts: list[str] = []
+        finish: str | None = None
+        usage: dict = {}
+        response = await ep.client.chat.completions.create(stream=True, stream_options={"include_usage": True},
+                                                           **kwargs)
+        async for chunk in response:
+            if getattr(chunk, "usage", None):
+                usage = _usage_dict(chunk.usage)
+            for choice in getattr(chunk, "choices", None) or []:
+                if choice.delta is not None and choice.delta.content:
+                    parts.append(choice.delta.content)
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+        if finish is None:
+            raise BadResponse("stream ended without a finish_reason")
+        return "".join(parts), finish, usage
+
+    def _classify(self, exc: Exception) -> tuple[bool, str]:
+        """(retryable, message) for an exception from one attempt; the API key is redacted."""
+        import openai
+
+        kind = type(exc).__name__
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            detail = _short(str(getattr(exc, "message", "") or exc))
+            return status in RETRY_STATUSES, _redact(f"HTTP {status}: {detail}", self._api_key)
+        if isinstance(exc, openai.APITimeoutError | asyncio.TimeoutError | TimeoutError):
+            return True, f"timeout after {self.timeout:g}s"
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            extra = f" ({type(cause).__name__})" if cause is not None else ""
+            return True, f"connection error{extra}"
+        if isinstance(exc, BadResponse | ValueError | openai.APIResponseValidationError):
+            return True, _redact(f"bad response: {_short(str(exc))}", self._api_key)
+        if isinstance(exc, OSError):
+            return True, f"{kind}: {_short(str(exc))}"
+        return False, _redact(f"{kind}: {_short(str(exc))}", self._api_key)
+
+    async def list_models(self, base_url: str | None = None) -> list[str]:
+        """Model ids served at one endpoint (GET /v1/models; LLaMA-Factory says gpt-3.5-turbo)."""
+        eps = self._ensure()
+        ep = next((e for e in eps if e.base_url == base_url), eps[0]) if base_url else eps[0]
+        page = await ep.client.models.list()
+        return [m.id for m in page.data]
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _usage_dict(usage: Any) -> dict:
+    if usage is None:
+        return {}
+    return {"prompt_tokens": getattr(usage, "prompt_tokens", None),
+            "completion_tokens": getattr(usage, "completion_tokens", None)}
+
+
+async def preflight(client: ChatClient) -> dict[str, dict]:
+    """Per endpoint: {"ok": bool, "models": [...], "error": str|None}; /v1/models, since LLaMA-Factory has no /health."""
+    out: dict[str, dict] = {}
+
+    async def check(url: str) -> None:
+        try:
+            models = await asyncio.wait_for(client.list_models(url), timeout=min(30.0, client.timeout))
+            out[url] = {"ok": True, "models": models, "error": None}
+        except Exception as exc:  # noqa: BLE001 - reported per endpoint
+            out[url] = {"ok": False, "models": [], "error": client._classify(exc)[1]}
+
+    await asyncio.gather(*(check(u) for u in client.base_urls))
+    return out
+
+
+__all__ = ["ChatClient", "ChatReply", "ChatError", "Sampling", "RetryInfo", "EndpointStats", "preflight",
+           "resolve_api_key", "API_KEY_ENV_VARS"]

@@ -1,0 +1,183 @@
+"""Find duplicate SFT items: exact (same normalised problem text) and near (character n-gram MinHash).
+
+Duplicates come as clusters a person can review; a keep-one policy then says which item of each
+cluster stays.
+
+    clusters = find_duplicates([problem_text(it) for it in items], threshold=0.8)
+    drop = choose_drops(clusters, policy="first")          # indices to remove
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+POLICIES = ("first", "last", "longest", "shortest", "valid")
+_PUNCT_WS = re.compile(r"[\s\W_]+", re.UNICODE)
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+_PREFIX = re.compile(r"^\s*(?:题目|问题|question|problem)\s*[:：]\s*", re.IGNORECASE)
+_PRIME = (1 << 31) - 1  # a*h + b stays below 2**63 for a, b, h < 2**31: no uint64 overflow
+
+
+def normalize_problem(text: str) -> str:
+    """Problem text folded for comparison: NFKC (full-width -> ASCII), case-folded, no '题目：', no spaces or punctuation."""
+    t = unicodedata.normalize("NFKC", text or "")
+    t = _PREFIX.sub("", t, count=1).casefold()
+    return _PUNCT_WS.sub("", t)
+
+
+@dataclass
+class Cluster:
+    """Items that repeat one problem: kind 'exact' or 'near', with the lowest pairwise similarity seen."""
+
+    kind: str
+    members: list[int]
+    similarity: float = 1.0
+    keep: int | None = None
+    numbers_differ: bool = False  # near duplicates whose numbers differ may be variants, not copies
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "members": self.members, "similarity": round(self.similarity, 4),
+                "numbers_differ": self.numbers_differ, "keep": self.keep}
+
+
+def _shingles(text: str, n: int) -> set[int]:
+    if len(text) <= n:
+        return {zlib.crc32(text.encode("utf-8"))} if text else set()
+    return {zlib.crc32(text[i:i + n].encode("utf-8")) for i in range(len(text) - n + 1)}
+
+
+def jaccard(a: set, b: set) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass
+class _UnionFind:
+    parent: list[int] = field(default_factory=list)
+
+    def find(self, x: int) -> int:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def find_duplicates(
+    texts: Sequence[str],
+    *,
+    threshold: float = 0.8,
+    ngram: int = 5,
+    num_perm: int = 128,
+    bands: int = 32,
+    near: bool = True,
+    seed: int = 1,
+) -> list[Cluster]:
+    """Clusters of exact and near-duplicate texts (indices into *texts*), largest first.
+
+    Exact: equal after normalize_problem. Near: MinHash over character *ngram*s with LSH banding
+    finds candidate pairs; a pair joins a cluster only when its true Jaccard similarity is at least
+    *threshold*. Each item is in at most one cluster; a near cluster may contain exact groups.
+    """
+    import numpy as np
+
+    norm = [normalize_problem(t) for t in texts]
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(norm):
+        if t:
+            groups.setdefault(t, []).append(i)
+    exact = [g for g in groups.values() if len(g) > 1]
+    if not near:
+        return sorted((Cluster("exact", g) for g in exact), key=lambda c: (-len(c.members), c.members[0]))
+
+    reps = [g[0] for g in groups.values()]  # one text per exact group
+    shingles = [_shingles(norm[i], ngram) for i in reps]
+    rng = np.random.default_rng(seed)
+    p = np.uint64(_PRIME)
+    a = rng.integers(1, _PRIME, size=num_perm, dtype=np.uint64)
+    b = rng.integers(0, _PRIME, size=num_perm, dtype=np.uint64)
+    rows = num_perm // bands
+    buckets: dict[tuple, list[int]] = {}
+    for r, sh in enumerate(shingles):
+        if not sh:
+            continue
+        h = np.fromiter(sh, dtype=np.uint64, count=len(sh)) % p
+        sig = ((h[:, None] * a[None, :] + b[None, :]) % p).min(axis=0)
+        for band in range(bands):
+            key = (band, sig[band * rows:(band + 1) * rows].tobytes())
+            buckets.setdefault(key, []).append(r)
+    uf = _UnionFind(list(range(len(reps))))
+    sims: dict[int, float] = {}
+    checked: set[tuple[int, int]] = set()
+    for members in buckets.values():
+        if len(members) < 2:
+            continue
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                p, q = members[x], members[y]
+                if (p, q) in checked:
+                    continue
+                checked.add((p, q))
+                s = jaccard(shingles[p], shingles[q])
+                if s >= threshold:
+                    uf.union(p, q)
+                    root = uf.find(p)
+                    sims[root] = min(sims.get(root, 1.0), s, sims.get(p, 1.0), sims.get(q, 1.0))
+    by_root: dict[int, list[int]] = {}
+    for r in range(len(reps)):
+        by_root.setdefault(uf.find(r), []).append(r)
+    clusters: list[Cluster] = []
+    for root, rs in by_root.items():
+        members = sorted(i for r in rs for i in groups[norm[reps[r]]])
+        if len(members) < 2:
+            continue
+        if len(rs) == 1:
+            clusters.append(Cluster("exact", members, 1.0))
+        else:
+            sim = min([sims.get(uf.find(r), 1.0) for r in rs] + [sims.get(root, 1.0)])
+            nums = {tuple(_NUMBERS.findall(unicodedata.normalize("NFKC", texts[i]))) for i in members}
+            clusters.append(Cluster("near", members, sim, numbers_differ=len(nums) > 1))
+    return sorted(clusters, key=lambda c: (-len(c.members), c.members[0]))
+
+
+def choose_drops(
+    clusters: Sequence[Cluster],
+    *,
+    policy: str = "first",
+    length: Callable[[int], int] | None = None,
+    is_valid: Callable[[int], bool] | None = None,
+) -> list[int]:
+    """Indices to remove so each cluster keeps one item; sets each cluster's `keep`.
+
+    policy: first | last (by position), longest | shortest (by *length(i)*, e.g. the answer's characters),
+    valid (a validated item first, then the first; needs *is_valid*).
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown keep policy {policy!r} (one of {', '.join(POLICIES)})")
+    drops: list[int] = []
+    for c in clusters:
+        m = sorted(c.members)
+        if policy == "first":
+            keep = m[0]
+        elif policy == "last":
+            keep = m[-1]
+        elif policy in ("longest", "shortest"):
+            if length is None:
+                raise ValueError(f"policy {policy!r} needs a length function")
+            keep = (max if policy == "longest" else min)(m, key=lambda i: (length(i), -i))
+        else:
+            if is_valid is None:
+                raise ValueError("policy 'valid' needs validation results")
+            keep = next((i for i in m if is_valid(i)), m[0])
+        c.keep = keep
+        drops += [i for i in m if i != keep]
+    return sorted(drops)

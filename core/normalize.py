@@ -1,0 +1,218 @@
+"""Answer-string normalisation: strip delimiters, units, currency and separators, and read plain numbers exactly."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+# Words that look like units but are mathematics, so they are never stripped after a number.
+_MATH_WORDS = {"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "cot", "sec", "csc", "mod", "inf", "infty", "deg"}
+
+_TEXT_CMD = r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|mathbf|mathit|operatorname)\s*"
+_TEXT_RE = re.compile(_TEXT_CMD + r"\{([^{}]*)\}")
+_WRAPPERS = [
+    (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?=[\\()\[\]{}|.])"), ""),
+    (re.compile(r"\\displaystyle|\\limits|\\!"), ""),
+    (re.compile(r"\\[dt]frac"), r"\\frac"),
+    (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree"), ""),
+    (re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |\\;|\\:)(?=\d{3}(?!\d))"), ""),  # 1{,}080, 1\,080
+    (re.compile(r"(?<!\\)\\[,;:> ]|\\q?quad|~"), " "),
+    (re.compile(r"\\\$|\\(?:textdollar|dollar)\b"), ""),
+]
+_DELIMS = re.compile(r"^\s*(?:\$\$|\$|\\\(|\\\[)\s*(.*?)\s*(?:\$\$|\$|\\\)|\\\])\s*$", re.DOTALL)
+_TRAIL_PUNCT = re.compile(r"[\s.。,，;；:：!！?？]+$")
+
+_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d*|\.\d+|\d+)"
+_NUMBER_RE = re.compile(
+    rf"^(?P<sign>[-+−]?)\s*(?P<cur>[$¥￥€£₹])?\s*(?P<num>{_NUM})"
+    r"(?:\s*(?:[eE](?P<exp>[+-]?\d+)|\\times\s*10\^\{?(?P<exp2>[-+−]?\d+)\}?))?"
+    r"\s*(?P<pct>\\?%|percent\b|个百分点)?$"
+)
+_FRAC_RE = re.compile(r"^(?P<sign>[-+−]?)\s*(?:\\frac\{\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}|(?P<c>\d+)\s*/\s*(?P<d>\d+))$")
+_SIGNED_FRAC_RE = re.compile(r"^\\frac\{\s*(?P<sign>[-+−])\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}$")
+_MIXED_RE = re.compile(r"^(?P<sign>[-+−]?)\s*(?P<w>\d+)\s*\\frac\{\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}$")
+# A unit after a number: CJK words, or a Latin word of two letters or more (single letters may be variables).
+_UNIT_TAIL = re.compile(r"^(?P<head>.*?\d\s*%?)\s*(?P<unit>(?:[A-Za-z]{2,}\.?|[\u4e00-\u9fff]+)(?:\s+(?:[A-Za-z]{2,}\.?|[\u4e00-\u9fff]+))*)$")
+_ASSIGN_RE = re.compile(r"^\s*(?:[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)\s*(?:=|\\approx|≈)\s*(?P<rhs>[^=<>]+)$")
+_ARITH_RE = re.compile(r"^(?:[\d\s+\-*/×÷().,=^{}]|\\(?:times|cdot|div|frac|left|right))+$")
+_BASE_RE = re.compile(r"^(?P<digits>[0-9A-Za-z]+)_\{?(?P<base>\d+)\}?$")
+_CHOICE_RE = re.compile(r"^\(?\s*(?P<l>[A-Ea-e])\s*\)?\.?$")
+
+
+@dataclass(frozen=True)
+class Number:
+    """An exactly read number: its value, the unit in the last place it shows (None when exact), digits shown."""
+
+    value: Fraction
+    ulp: Fraction | None
+    sig: int
+    percent: bool = False
+
+    @property
+    def is_exact(self) -> bool:
+        return self.ulp is None
+
+
+def strip_delimiters(text: str) -> str:
+    """Remove one pair of surrounding math delimiters ($..$, \\(..\\), \\[..\\])."""
+    prev = None
+    text = text.strip()
+    while prev != text:
+        prev = text
+        m = _DELIMS.match(text)
+        if m:
+            text = m.group(1).strip()
+    return text
+
+
+def unwrap_text(text: str) -> str:
+    """Replace \\text{..}-style commands by their content."""
+    prev = None
+    while prev != text:
+        prev = text
+        text = _TEXT_RE.sub(lambda m: m.group(1), text)
+    return text
+
+
+def clean(answer: str) -> str:
+    """A canonical printed form of an answer: no delimiters, sizing commands, degrees, currency or end punctuation."""
+    s = strip_delimiters(answer)
+    s = s.replace("\\%", "%").replace("％", "%").replace("，", ",").replace("−", "-").replace("：", ":")
+    for pattern, repl in _WRAPPERS:
+        s = pattern.sub(repl, s)
+    s = re.sub(r"\$", "", s)
+    s = _strip_text_units(s)
+    s = _TRAIL_PUNCT.sub("", s.strip())
+    s = re.sub(r"\s+", " ", s).strip()
+    if s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):
+        s = s[1:-1].strip()
+    return s
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    for ch in s:
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _strip_text_units(s: str) -> str:
+    """Drop a trailing \\text{unit} (with optional ^2) that follows a value; unwrap a lone \\text{word}."""
+    m = re.match(r"^(?P<head>.*?\S)\s*" + _TEXT_CMD + r"\{(?P<unit>[^{}]*)\}(?:\^\{?\d\}?)?$", s)
+    if m and re.search(r"[\d}\)a-zA-Z]\s*$", m.group("head")) and not re.fullmatch(r"\s*(?:and|or|,)?\s*", m.group("unit")):
+        head = m.group("head")
+        if not re.search(r"\\(?:text|mbox|mathrm)\s*$", head):
+            return head.strip()
+    whole = re.fullmatch(_TEXT_CMD + r"\{(?P<inner>[^{}]*)\}", s)
+    if whole:
+        return whole.group("inner").strip()
+    return s
+
+
+def strip_assignment(s: str) -> str:
+    """'x = 5' -> '5' (a single variable assigned a value); anything else unchanged."""
+    m = _ASSIGN_RE.match(s)
+    return m.group("rhs").strip() if m else s
+
+
+def strip_unit_words(s: str) -> str:
+    """'18 dollars' / '3辆' / '5 cm' -> the number part, when what precedes the unit ends in a digit."""
+    m = _UNIT_TAIL.match(s)
+    if not m:
+        return s
+    words = re.findall(r"[A-Za-z]+", m.group("unit"))
+    if any(w.lower() in _MATH_WORDS for w in words):
+        return s
+    return m.group("head").strip()
+
+
+def parse_number(answer: str) -> Number | None:
+    """Read a plain number (integer, decimal, thousands separators, %, currency, unit words, fraction) exactly."""
+    s = clean(answer)
+    for candidate in _number_forms(s):
+        n = _read_number(candidate)
+        if n is not None:
+            return n
+    return None
+
+
+def _number_forms(s: str):
+    yield s
+    t = strip_unit_words(s)
+    if t != s:
+        yield t
+    a = strip_assignment(s)
+    if a != s:
+        yield a
+        yield strip_unit_words(a)
+    # chains of arithmetic like "3 \times 6 = 18" end in the value
+    head, eq, last = s.rpartition("=")
+    if eq and _ARITH_RE.match(head):
+        last = last.strip()
+        if last:
+            yield last
+            yield strip_unit_words(last)
+
+
+def _read_number(s: str) -> Number | None:
+    s = s.strip().replace("−", "-")
+    m = _NUMBER_RE.match(s)
+    if m:
+        num = m.group("num").replace(",", "")
+        exp = m.group("exp") or (m.group("exp2") or "").replace("−", "-")
+        sign = -1 if m.group("sign") in ("-", "−") else 1
+        value = Fraction(num) * sign
+        ulp = None
+        if "." in num:
+            decimals = len(num.split(".", 1)[1])
+            ulp = Fraction(1, 10**decimals)
+        if exp:
+            scale = Fraction(10) ** int(exp)
+            value *= scale
+            ulp = (ulp or Fraction(1)) * scale if (ulp is not None or int(exp) < 0) else None
+        digits = num.replace(".", "").lstrip("0")
+        sig = len(digits) if digits else 1
+        if "." not in num and ulp is None:
+            sig = max(sig, 1)
+        return Number(value, ulp, sig, bool(m.group("pct")))
+    m = _FRAC_RE.match(s) or _SIGNED_FRAC_RE.match(s)
+    if m:
+        a, b = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
+        if int(b) == 0:
+            return None
+        sign = -1 if m.group("sign") in ("-", "−") else 1
+        return Number(sign * Fraction(int(a), int(b)), None, 0)
+    m = _MIXED_RE.match(s)
+    if m and int(m.group("b")) != 0 and int(m.group("a")) < int(m.group("b")):
+        sign = -1 if m.group("sign") in ("-", "−") else 1
+        return Number(sign * (int(m.group("w")) + Fraction(int(m.group("a")), int(m.group("b")))), None, 0)
+    return None
+
+
+def choice_letter(answer: str) -> str | None:
+    """The multiple-choice letter an answer names ('(C)', '\\text{(C)}', 'C.'), upper-case; else None."""
+    s = unwrap_text(clean(answer))
+    s = re.sub(r"^(?:option|choice|选项|答案)\s*", "", s, flags=re.I)
+    m = _CHOICE_RE.match(s.strip())
+    return m.group("l").upper() if m else None
+
+
+def base_digits(answer: str) -> tuple[str, int] | None:
+    """'1011_2' / '1011_{2}' -> ('1011', 2): a numeral written with its base."""
+    m = _BASE_RE.match(clean(answer).replace(" ", ""))
+    if not m:
+        return None
+    return m.group("digits").upper(), int(m.group("base"))
+
+
+def plain_words(answer: str) -> str | None:
+    """A lower-cased word answer ('Devon', '\\text{even}', 'Monday'), or None when it holds any mathematics."""
+    s = unwrap_text(clean(answer)).strip().lower()
+    s = re.sub(r"^(?:the\s+)", "", s)
+    if re.fullmatch(r"[a-z][a-z' \-]*[a-z]|[\u4e00-\u9fff]+", s) and len(s) >= 2:
+        return s
+    return None

@@ -1,0 +1,182 @@
+"""Export SFT items for LLaMA-Factory: a ShareGPT data file plus its entry merged into dataset_info.json.
+
+Other entries of an existing dataset_info.json are never touched, and every file is written
+atomically. Options: a system prompt, the role of code-output turns (`human`, as the seed's data
+has it, or LLaMA-Factory's `observation`), only items that passed validation, and a held-out split.
+
+    result = export_sft(items, "data/", "pot_sft", observation_role="observation", holdout=0.05)
+    result.files, result.entries
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.dataset import DatasetError, Turn, atomic_write_text, detect_format, item_turns
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_CODE_FENCE = re.compile(r"```[ \t]*(?:python3?|py)\b", re.IGNORECASE)
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote."""
+
+    files: list[Path]
+    entries: dict[str, dict]
+    dataset_info: Path
+    exported: int
+    heldout: int
+    skipped_invalid: int = 0
+    skipped_schema: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"files": [str(f) for f in self.files], "entries": self.entries, "dataset_info": str(self.dataset_info),
+                "exported": self.exported, "heldout": self.heldout, "skipped_invalid": self.skipped_invalid,
+                "skipped_schema": len(self.skipped_schema)}
+
+
+def to_sharegpt(item: dict, *, system_prompt: str | None = None, observation_role: str = "human") -> dict | None:
+    """The item as a LLaMA-Factory ShareGPT record ({"conversations": [...], "system"?}); None if it has no turns.
+
+    A non-first human turn that follows a gpt turn holding a ```python block is a code output: it gets
+    *observation_role*. A leading system turn becomes the record's `system` (as LLaMA-Factory would);
+    *system_prompt*, when given, replaces it.
+    """
+    if observation_role not in ("human", "observation"):
+        raise ValueError("observation_role must be 'human' or 'observation'")
+    turns = item_turns(item, detect_format(item))
+    system = None
+    if turns and turns[0].role == "system":
+        system = turns[0].content
+        turns = turns[1:]
+    if not turns:
+        return None
+    conv = []
+    for i, t in enumerate(turns):
+        role = t.role
+        if role in ("human", "observation") and i > 0:
+            prev = turns[i - 1]
+            is_output = prev.role in ("gpt", "function_call") and _CODE_FENCE.search(prev.content or "")
+            if is_output or role == "observation":
+                role = observation_role
+        conv.append({"from": role, "value": t.content})
+    record: dict = {"conversations": conv}
+    if system_prompt is not None:
+        system = system_prompt
+    if system:
+        record["system"] = system
+    return record
+
+
+def dataset_info_entry(file_name: str, *, with_system: bool) -> dict:
+    """The dataset_info.json entry for a ShareGPT file written by export_sft."""
+    columns = {"messages": "conversations"}
+    if with_system:
+        columns["system"] = "system"
+    return {
+        "file_name": file_name,
+        "formatting": "sharegpt",
+        "columns": columns,
+        "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                 "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"},
+    }
+
+
+def read_dataset_info(path: str | Path) -> dict:
+    """An existing dataset_info.json ({} when absent); DatasetError with FILE:LINE:COL when it is malformed."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(path, f"invalid JSON: {exc.msg} (not changed)", exc.lineno, exc.colno) from None
+    if not isinstance(data, dict):
+        raise DatasetError(path, "expected a JSON object of dataset entries (not changed)", 1, 1)
+    return data
+
+
+def merge_dataset_info(path: str | Path, entries: dict[str, dict]) -> dict:
+    """Add or update *entries* in dataset_info.json at *path*, keeping every other entry and their order."""
+    path = Path(path)
+    info = read_dataset_info(path)
+    info.update(entries)
+    atomic_write_text(path, json.dumps(info, ensure_ascii=False, indent=2) + "\n")
+    return info
+
+
+def export_sft(
+    items: Sequence[dict],
+    out_dir: str | Path,
+    name: str,
+    *,
+    system_prompt: str | None = None,
+    observation_role: str = "human",
+    only_valid: bool = False,
+    is_valid: Callable[[int], bool] | None = None,
+    holdout: float | int = 0,
+    seed: int = 0,
+    data_subdir: str = "",
+) -> ExportResult:
+    """Write `<name>.json` (and `<name>_heldout.json`) into *out_dir* and register them in its dataset_info.json.
+
+    only_valid keeps items for which *is_valid(index)* is true (e.g. from core.validate); items that
+    break LLaMA-Factory's role rules are always left out (it would skip them silently) and counted.
+    holdout: a fraction (0 < x < 1) or a count of items put in the held-out file, chosen with *seed*.
+    """
+    from core.validate import schema_errors
+
+    if not _NAME_RE.match(name):
+        raise ValueError(f"dataset name {name!r}: use letters, digits, '_', '-', '.'")
+    if only_valid and is_valid is None:
+        raise ValueError("only_valid needs validation results (is_valid)")
+    out_dir = Path(out_dir)
+    records: list[dict] = []
+    skipped_invalid = 0
+    skipped_schema: list[int] = []
+    for i, item in enumerate(items):
+        if only_valid and not is_valid(i):  # type: ignore[misc]
+            skipped_invalid += 1
+            continue
+        rec = to_sharegpt(item, system_prompt=system_prompt, observation_role=observation_role)
+        if rec is None or schema_errors(rec, "sharegpt"):
+            skipped_schema.append(i)
+            continue
+        records.append(rec)
+    n_hold = int(round(len(records) * holdout)) if isinstance(holdout, float) and 0 < holdout < 1 else int(holdout)
+    if n_hold < 0 or n_hold >= max(1, len(records)) and n_hold:
+        raise ValueError(f"held-out size {n_hold} leaves no training items (of {len(records)})")
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    held_idx = set(order[:n_hold])
+    train = [r for k, r in enumerate(records) if k not in held_idx]
+    held = [r for k, r in enumerate(records) if k in held_idx]
+    with_system = any("system" in r for r in records)
+    sub = Path(data_subdir) if data_subdir else Path()
+    files, entries = [], {}
+    for suffix, recs in (("", train), ("_heldout", held)):
+        if suffix and not recs:
+            continue
+        rel = (sub / f"{name}{suffix}.json").as_posix()
+        target = out_dir / rel
+        atomic_write_text(target, json.dumps(recs, ensure_ascii=False, indent=2) + "\n")
+        files.append(target)
+        entries[f"{name}{suffix}"] = dataset_info_entry(rel, with_system=with_system)
+    info_path = out_dir / "dataset_info.json"
+    merge_dataset_info(info_path, entries)
+    return ExportResult(files=files, entries=entries, dataset_info=info_path, exported=len(train),
+                        heldout=len(held), skipped_invalid=skipped_invalid, skipped_schema=skipped_schema)
+
+
+def conversation_turns(record: dict) -> list[Turn]:
+    """Turns of an exported record (for checks and previews)."""
+    return item_turns(record, "sharegpt")

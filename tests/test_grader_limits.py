@@ -1,0 +1,66 @@
+"""Every symbolic comparison is time-limited, in the main thread, in other threads and across processes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from core.grading import grade, grade_answer, grade_many
+
+SLOW = ("(x+y+z)^{40}", "(x+y+z+1)^{40}")  # sympy expands for far longer than a second
+
+
+def test_slow_comparison_times_out_in_main_thread():
+    start = time.monotonic()
+    g = grade_answer(*SLOW, timeout=0.5)
+    assert (g.verdict, g.reason) == ("uncertain", "timeout")
+    assert time.monotonic() - start < 30
+    # the interpreter is still sound afterwards
+    assert grade_answer("\\frac{1}{2}", "0.5").verdict == "correct"
+
+
+def test_huge_power_is_refused_not_evaluated():
+    g = grade_answer("9^{9^{9}}", "5", timeout=1.0)
+    assert (g.verdict, g.reason) == ("uncertain", "too-large")
+
+
+def test_grading_from_worker_threads():
+    out = {}
+
+    def work(key, gold, pred):
+        out[key] = grade(gold, pred, timeout=1.0)
+
+    threads = [
+        threading.Thread(target=work, args=("sym", "$\\frac{\\sqrt{3}}{3}$", "\\boxed{\\frac{1}{\\sqrt{3}}}")),
+        threading.Thread(target=work, args=("num", "#### 1,080", "\\boxed{1080}")),
+        threading.Thread(target=work, args=("slow", *SLOW)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert out["sym"].verdict == "correct" and out["sym"].reason == "symbolic"
+    assert out["num"].verdict == "correct"
+    assert out["slow"].reason == "timeout"
+
+
+def test_grade_many_keeps_order_and_survives_a_hung_item():
+    pairs = [
+        ("$x^2+2x+1$", "\\boxed{(x+1)^2}"),
+        SLOW,
+        ("#### 18", "\\boxed{18.0}"),
+        ("$\\frac{1}{3}$", "\\boxed{0.3333333333}"),
+        ("$(1,2)$", "\\boxed{(2,1)}"),
+        ("$9^{9^{9}}$", "\\boxed{5}"),
+        ("$\\sqrt{8}$", "\\boxed{2\\sqrt{2}}"),
+        ("$y=2x+3$", "\\boxed{2x+3}"),
+    ] * 2
+    seen = []
+    grades = grade_many(pairs, workers=2, timeout=0.5, on_progress=lambda done, total: seen.append((done, total)))
+    verdicts = [(g.verdict, g.reason) for g in grades[:8]]
+    assert verdicts == [
+        ("correct", "symbolic"), ("uncertain", "timeout"), ("correct", "exact"), ("correct", "numeric-6sig"),
+        ("wrong", "not-equal"), ("uncertain", "too-large"), ("correct", "symbolic"), ("correct", "symbolic"),
+    ]
+    assert [(g.verdict, g.reason) for g in grades[8:]] == verdicts
+    assert seen[-1] == (16, 16) and len(seen) == 16

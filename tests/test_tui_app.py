@@ -1,0 +1,139 @@
+"""The workbench shell: single keys, lazy screens, help built from bindings, palette, light start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from core.workspace import open_workspace
+from tests.support.tui_runs import screen_text, wait_until
+from tui.app import MathbenchApp
+from tui.registry import SCREENS
+
+MY_SCREENS = {"home": "HomeScreen", "eval": "EvalScreen", "results": "ResultsScreen",
+              "adjudicate": "AdjudicateScreen", "report": "ReportScreen"}
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    return open_workspace(tmp_path / "ws")
+
+
+async def test_opens_on_home_with_newest_run_selected(workspace):
+    app = MathbenchApp(workspace)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: "demo-pot-v2" in screen_text(app))
+        assert type(app.screen).__name__ == "HomeScreen"
+        assert app.current_run.name == "demo-pot-v2"
+        assert app.compare_run.name == "demo-pot-v1"
+
+
+async def test_every_registry_key_shows_its_screen(workspace):
+    app = MathbenchApp(workspace)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        for spec in SCREENS:
+            app.set_focus(None)
+            await pilot.press(spec.key)
+            await pilot.pause()
+            assert app.current_mode == spec.name
+            if spec.name in MY_SCREENS:
+                assert type(app.screen).__name__ == MY_SCREENS[spec.name]
+            else:  # built by another part of the project: a real screen or a clear placeholder
+                assert app.screen.is_mounted
+
+
+async def test_missing_screen_module_shows_placeholder(workspace, monkeypatch):
+    from tui import registry
+    from tui.registry import ScreenSpec
+
+    ghost = ScreenSpec("ghost", "z", "Ghost", "tui.screens.no_such_screen:GhostScreen", "not built")
+    monkeypatch.setattr(registry, "SCREENS", (*registry.SCREENS, ghost))
+    app = MathbenchApp(workspace)
+    app.add_mode("ghost", MathbenchApp._factory(ghost))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.action_show("ghost")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "PlaceholderScreen"
+        assert "not built yet" in screen_text(app)
+
+
+async def test_help_lists_the_screens_bindings_with_ids(workspace):
+    app = MathbenchApp(workspace, start="adjudicate")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        text = screen_text(app)
+        for binding_id in ("adjudicate.correct", "adjudicate.wrong", "adjudicate.skip", "adjudicate.undo",
+                           "adjudicate.note", "app.help", "screen.report"):
+            assert binding_id in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "AdjudicateScreen"
+
+
+async def test_palette_offers_every_screen_and_the_screens_actions(workspace):
+    from tui.commands import ActionsProvider, ScreensProvider
+
+    app = MathbenchApp(workspace, start="results")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        screens = [hit.text async for hit in ScreensProvider(app.screen).discover()]
+        assert screens == [f"screen: {spec.title}" for spec in SCREENS]
+        actions = [hit.text async for hit in ActionsProvider(app.screen).discover()]
+        assert "results: verdict" in actions and "results: sort" in actions
+        assert not any("scroll" in title for title in actions)
+        hits = [hit async for hit in ScreensProvider(app.screen).search("adjud")]
+        assert hits and hits[0].text == "screen: Adjudicate"
+        app.call_later(hits[0].command)
+        await pilot.pause()
+        assert app.current_mode == "adjudicate"
+
+
+async def test_bindings_have_ids_descriptions_and_no_escape_chords(workspace):
+    app = MathbenchApp(workspace)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        nodes = [app]
+        for name in MY_SCREENS:
+            app.action_show(name)
+            await pilot.pause()
+            nodes.append(app.screen)
+        from textual.binding import Binding
+
+        for node in nodes:
+            for binding in type(node).BINDINGS:  # the workbench's own, not Textual's focus keys
+                assert isinstance(binding, Binding)
+                assert binding.id, f"{type(node).__name__}: {binding.key} has no id"
+                assert binding.description, f"{binding.id} has no description"
+                for key in binding.key.split(","):
+                    assert not key.startswith(("alt+", "escape+", "meta+")), f"{binding.id}: {key} is an Esc chord"
+
+
+def test_startup_imports_no_heavy_library(repo_root, tmp_path):
+    code = (
+        "import sys, asyncio\n"
+        "from core.workspace import open_workspace\n"
+        "from tui.app import MathbenchApp\n"
+        f"app = MathbenchApp(open_workspace({str(tmp_path / 'ws')!r}))\n"
+        "async def main():\n"
+        "    async with app.run_test(size=(120, 40)) as pilot:\n"
+        "        await pilot.pause()\n"
+        "asyncio.run(main())\n"
+        "heavy = ('pandas', 'plotext', 'sympy', 'openai', 'math_verify', 'pygments')\n"
+        "print(','.join(sorted({k.split('.')[0] for k in sys.modules if k.split('.')[0] in heavy})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1:] in ([], [""]), f"start-up imported: {out.stdout.strip()}"
+
+
+def test_adjudicate_command_refuses_a_folder_that_is_no_run(tmp_path):
+    from tui.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["adjudicate", str(tmp_path / "empty")]) == 2

@@ -1,0 +1,120 @@
+"""Pilot tests of the dataset screen on the sample workspace: search, filters, inline edit, undo, validate-all."""
+
+from __future__ import annotations
+
+import json
+
+from core.dataset import Dataset
+from core.workspace import open_workspace
+from tests.support.tui_more_text import shown_text
+from tui.app import MathbenchApp
+
+SAMPLE = "pot_sample.json"
+
+
+async def _open(tmp_path, size=(160, 48)):
+    ws = open_workspace(tmp_path / "ws")
+    app = MathbenchApp(ws, start="dataset")
+    return ws, app
+
+
+async def _settle(app, pilot):
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_search_and_filters_narrow_the_rows(tmp_path):
+    ws, app = await _open(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        total = len(Dataset.load(ws.datasets_dir / SAMPLE))
+        assert len(screen.shown_rows) == total
+        screen.query_one("#data-search").value = "书架"
+        await _settle(app, pilot)
+        assert len(screen.shown_rows) == 2  # the problem and its near-duplicate
+        screen.query_one("#data-search").value = r"/boxed\{\\frac"
+        await _settle(app, pilot)
+        regex_rows = screen.shown_rows
+        assert regex_rows and len(regex_rows) < total
+        screen.query_one("#data-search").value = ""
+        screen.query_one("#data-code").value = "no"
+        await _settle(app, pilot)
+        no_code = screen.shown_rows
+        assert len(no_code) == 1
+        assert "0.25" in screen.dataset.problem(no_code[0])
+
+
+async def test_inline_edit_is_saved_on_disk_and_undo_restores_it(tmp_path):
+    ws, app = await _open(tmp_path)
+    path = ws.datasets_dir / SAMPLE
+    before = json.loads(path.read_text(encoding="utf-8"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        await pilot.press("down")
+        await _settle(app, pilot)
+        index = screen.query_one("#data-list").current
+        assert index == 1
+        await pilot.press("e")
+        await pilot.pause()
+        editor = screen.query_one("#data-editor")
+        assert app.focused is editor
+        editor.load_text(editor.text.replace("Tom has 3 boxes", "Tom has 4 boxes"))
+        await pilot.press("ctrl+s")
+        await _settle(app, pilot)
+        after = json.loads(path.read_text(encoding="utf-8"))
+        assert after[1]["conversations"][0]["value"].startswith("Tom has 4 boxes")
+        assert after[0] == before[0] and len(after) == len(before)
+        assert path.with_name(path.name + ".bak").is_file()
+        await pilot.press("u")
+        await _settle(app, pilot)
+        assert json.loads(path.read_text(encoding="utf-8")) == before
+
+
+async def test_a_broken_edit_is_refused_and_nothing_is_written(tmp_path):
+    ws, app = await _open(tmp_path)
+    path = ws.datasets_dir / SAMPLE
+    before = path.read_bytes()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#data-editor").load_text("<<<teacher>>>\nhello\n")
+        await pilot.press("ctrl+s")
+        await _settle(app, pilot)
+        assert path.read_bytes() == before
+        assert app.screen.editing == 0  # still in the editor, the text kept
+
+
+async def test_validate_all_finishes_with_counts(tmp_path):
+    ws, app = await _open(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        screen.code_timeout = 2.0
+        await pilot.press("v")
+        await _settle(app, pilot)
+        counts = screen.last_counts
+        n = len(screen.dataset)
+        assert len(screen.statuses) == n
+        assert counts.get("code_mismatch", 0) >= 2
+        assert counts.get("schema_errors", 0) >= 1
+        assert counts.get("code_timeout", 0) >= 1
+        assert counts.get("code_match", 0) > n // 2
+        screen.query_one("#data-status").value = "mismatch"
+        await _settle(app, pilot)
+        assert len(screen.shown_rows) == counts["code_mismatch"]
+        assert all(screen.statuses[i] == "mismatch" for i in screen.shown_rows)
+
+
+async def test_stats_pane_and_narrow_terminal(tmp_path):
+    ws, app = await _open(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("t")
+        await _settle(app, pilot)
+        screen = app.screen
+        assert screen.query_one("#data-right").current == "data-stats"
+        assert "items" in shown_text(screen.query_one("#data-stats-text"))

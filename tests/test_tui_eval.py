@@ -1,0 +1,94 @@
+"""Eval screen message flow against the loopback demo server: a detached job, followed live to the end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.demo_server import DemoServer
+from core.report import summarize
+from core.workspace import open_workspace
+from tests.support.tui_runs import make_run, screen_text, wait_until
+from tui.app import MathbenchApp
+from tui.screens.eval import EvalJobStarted, EvalJobStopped, RunFollowEnded, RunFollowStarted, RunProgressed
+
+
+def _answer_key(bench_file) -> dict[str, str]:
+    key = {}
+    for line in bench_file.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        key[row.get("question") or row.get("problem")] = row.get("answer") or row.get("solution")
+    return key
+
+
+def _fill(screen, **values) -> None:
+    for name, value in values.items():
+        screen.query_one(f"#eval-{name}").value = value
+
+
+async def test_started_job_is_followed_to_the_end(tmp_path):
+    ws = open_workspace(tmp_path / "ws")
+    seen: list = []
+    with DemoServer(answer_key=_answer_key(ws.benchmarks_dir / "sample.jsonl"), latency=0.02) as server:
+        app = MathbenchApp(ws, start="eval")
+        async with app.run_test(size=(160, 48), message_hook=seen.append) as pilot:
+            screen = app.screen
+            await pilot.pause()
+            _fill(screen, endpoints=server.base_url, model="demo-pot", limit="10", concurrency="4", name="live")
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: any(isinstance(m, RunFollowEnded) and m.run_dir.name == "live"
+                                                for m in seen), limit=120)
+            run_dir = ws.runs_dir / "live"
+            started = {m.job_id for m in seen if isinstance(m, EvalJobStarted)}
+            assert len(started) == 1
+            assert "--run-dir" in next(m for m in seen if isinstance(m, EvalJobStarted)).argv
+            assert any(isinstance(m, RunFollowStarted) and m.run_dir == run_dir for m in seen)
+            progress = [m.state for m in seen if isinstance(m, RunProgressed) and m.run_dir == run_dir]
+            done = [state["done"] for state in progress]
+            assert done == sorted(done) and done[-1] == 10
+            final = progress[-1]
+            assert final["status"] == "succeeded" and final["total"] == 10
+            expected = summarize(run_dir)
+            assert final["summary"]["accuracy"] == expected["accuracy"]
+            assert final["summary"]["correct"] == expected["correct"]
+            assert len(server.requests) >= 10
+            text = screen_text(app)
+            assert "10 / 10 items" in text and "succeeded" in text
+            assert app.current_run == run_dir.resolve()
+
+
+async def test_cancel_stops_the_job_and_keeps_finished_items(tmp_path):
+    ws = open_workspace(tmp_path / "ws")
+    seen: list = []
+    with DemoServer(answer_key=_answer_key(ws.benchmarks_dir / "sample.jsonl"), latency=0.5) as server:
+        app = MathbenchApp(ws, start="eval")
+        async with app.run_test(size=(160, 48), message_hook=seen.append) as pilot:
+            screen = app.screen
+            await pilot.pause()
+            _fill(screen, endpoints=server.base_url, model="demo-pot", concurrency="1", name="slow")
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: screen.live is not None and screen.live["name"] == "slow"
+                             and screen.live["done"] >= 1 and screen.live["status"] == "running", limit=120)
+            screen.set_focus(None)
+            await pilot.press("x")
+            await pilot.pause()
+            await pilot.press("y")
+            await wait_until(pilot, lambda: any(isinstance(m, EvalJobStopped) for m in seen), limit=60)
+            await wait_until(pilot, lambda: screen.live["status"] != "running", limit=30)
+            results = (ws.runs_dir / "slow" / "results.jsonl").read_text().splitlines()
+            assert 1 <= len(results) < 40
+            assert all(json.loads(line)["id"] for line in results)
+
+
+async def test_follows_a_finished_run_directory(tmp_path):
+    ws = open_workspace(tmp_path / "ws", sample=False)
+    run_dir = make_run(ws.runs_dir / "done", 50, errors=2)
+    app = MathbenchApp(ws, start="eval", run_dir=run_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.live is not None and screen.live["done"] == 50)
+        assert screen.live["summary"]["errors"] == 2
+        await wait_until(pilot, lambda: "50 / 50 items" in screen_text(app))
+        text = screen_text(app)
+        assert "50 / 50 items" in text and "Errors" in text and "ReadTimeout" in text

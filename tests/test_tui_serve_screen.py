@@ -1,0 +1,43 @@
+"""Pilot tests of the server screen: milestones from the sample vLLM log, attach by URL to a live server."""
+
+from __future__ import annotations
+
+from core.demo_server import DemoServer
+from core.workspace import open_workspace
+from tests.support.tui_more_text import poll_until_done, shown_text
+from tui.app import MathbenchApp
+
+
+async def test_serve_screen_shows_milestones_and_stats_from_the_sample_log(tmp_path):
+    ws = open_workspace(tmp_path / "ws")
+    app = MathbenchApp(ws, start="serve")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        await poll_until_done(screen.poll_server)
+        await pilot.pause()
+        view = screen.view
+        assert view.milestones["ready"] is True
+        assert view.milestones["kv_cache_tokens"] == 2_363_792
+        assert view.milestones["max_concurrency"]["x"] == 577.1
+        assert len(view.throughput_chart.series[1].ys) == 30
+        stats = shown_text(screen.query_one("#serve-stats"))
+        assert "2,363,792" in stats and "577.1x" in stats
+        log = screen.query_one("#serve-log")
+        log.query_one("Input").value = "KV cache"
+        await pilot.pause()
+        assert log.shown and all("kv cache" in line.lower() for line in log.shown)
+
+
+async def test_serve_screen_attaches_to_a_server_by_url(tmp_path):
+    ws = open_workspace(tmp_path / "ws", sample=False)
+    with DemoServer(model="pot-demo") as server:
+        app = MathbenchApp(ws, start="serve")
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = app.screen
+            screen.watch(url=server.base_url)
+            await poll_until_done(screen.poll_server)
+            await pilot.pause()
+            assert screen.view.health == "ready"
+            assert screen.view.models == ("pot-demo",)
+            await pilot.press("e")
+            assert app.endpoint_url == server.base_url

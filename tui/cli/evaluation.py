@@ -1,0 +1,275 @@
+"""`mathbench eval` (a PoT eval with a live progress bar) and `mathbench demo-server` (a scripted model)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `eval` and `demo-server` commands."""
+    p = sub.add_parser(
+        "eval", help="run or resume a PoT eval against OpenAI-compatible endpoints",
+        description="Evaluate a model with Program-of-Thought: it writes code, mathbench runs it in the "
+        "sandbox and shows it the output, the final \\boxed{} answer is graded. Results go to a run "
+        "directory (manifest.json, results.jsonl); an existing run directory is resumed.",
+    )
+    p.add_argument("--benchmark", "-b", help="gsm8k, math, a JSONL/JSON/parquet FILE, or hf:NAME[:CONFIG][:SPLIT] "
+                   "(may be left out when resuming a run directory)")
+    p.add_argument("--base-url", action="append", dest="base_urls", metavar="URL",
+                   help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1; repeat to spread the load")
+    p.add_argument("--model", "-m", help="served model name (LLaMA-Factory's api serves gpt-3.5-turbo)")
+    p.add_argument("--concurrency", "-c", type=int, default=None, help="requests in flight (default 16)")
+    p.add_argument("--limit", "-n", type=int, default=None, help="only the first N problems")
+    p.add_argument("--levels", default=None, help="MATH levels to keep, e.g. 1,2,3")
+    p.add_argument("--subjects", default=None, help="MATH subjects to keep, comma-separated, e.g. Algebra,Geometry")
+    p.add_argument("--shuffle-seed", type=int, default=None, help="shuffle the problems with this seed first")
+    p.add_argument("--run-dir", default=None,
+                   help="run directory (default <workspace>/runs/<benchmark>-<model>-<time>); resumed if it exists")
+    p.add_argument("--api-key", default=None,
+                   help="API key (else $MATHBENCH_API_KEY or $OPENAI_API_KEY); never written to disk")
+    p.add_argument("--retry-errors", action="store_true", help="re-run the items whose last attempt errored")
+    p.add_argument("--prompt", default=None, help="prompt template: zh (default), en, or a YAML file")
+    p.add_argument("--max-rounds", type=int, default=None, help="code blocks run per problem (default 1)")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0)")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default 1)")
+    p.add_argument("--max-tokens", type=int, default=None, help="tokens per reply (default 2048)")
+    p.add_argument("--seed", type=int, default=None, help="sampling seed sent with each request (default 0)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per request (default 600)")
+    p.add_argument("--max-retries", type=int, default=None, help="retries per request on 429/5xx/resets (default 5)")
+    p.add_argument("--code-timeout", type=float, default=None, help="seconds per code block (default 10)")
+    p.add_argument("--stream", action="store_true", help="stream replies (SSE)")
+    p.add_argument("--json", action="store_true", help="no progress bar; print the summary as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    d = sub.add_parser(
+        "demo-server", help="serve a scripted PoT model over the OpenAI API (try the workbench without a GPU)",
+        description="A loopback OpenAI-compatible chat server playing a PoT model: it answers GSM8K/MATH "
+        "problems with code that computes the answer, and boxes whatever output it is shown.",
+    )
+    d.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    d.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    d.add_argument("--latency", type=float, default=0.2, help="seconds per reply (default 0.2)")
+    d.add_argument("--model", default="demo-pot", help="model name it serves (default demo-pot)")
+    d.add_argument("--accuracy", type=float, default=0.9,
+                   help="share of problems it solves right (default 0.9)")
+    d.add_argument("--buggy-rate", type=float, default=0.05,
+                   help="share of problems whose first block raises and is fixed next round (default 0.05)")
+    d.add_argument("--preamble", default="", help="code put before every block, e.g. 'import sympy as sp'")
+    d.add_argument("--fail-rate", type=float, default=0.0, help="share of requests answered with a fault")
+    d.add_argument("--fail-kinds", default="500", help="faults drawn at --fail-rate: 500,503,429,reset,slow,garbage")
+    d.add_argument("--answer-key", action="append", default=None, metavar="BENCHMARK",
+                   help="benchmarks whose answers it knows (default gsm8k and math)")
+    d.add_argument("--api-key", default=None, help="require this bearer key on /v1 routes")
+    d.set_defaults(func=cmd_demo_server)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _workspace(args: argparse.Namespace):
+    from pathlib import Path
+
+    from core.workspace import open_workspace
+
+    return open_workspace(Path(args.workspace or Path.cwd()), sample=False)
+
+
+def build_config(args: argparse.Namespace):
+    """EvalConfig from the command line; an existing run directory supplies what is not given."""
+    from core.client import Sampling
+    from core.evaluate import EvalConfig, EvalError, config_from_manifest
+    from core.runs import RunDir
+
+    manifest = {}
+    if args.run_dir and RunDir(args.run_dir).manifest_path.is_file():
+        manifest = RunDir(args.run_dir).manifest
+    if manifest:
+        cfg = config_from_manifest(manifest)
+        if args.benchmark:
+            cfg.benchmark = args.benchmark
+        if args.model:
+            cfg.model = args.model
+    else:
+        if not args.benchmark or not args.model or not args.base_urls:
+            raise EvalError("--benchmark, --base-url and --model are needed (unless --run-dir is a run to resume)")
+        cfg = EvalConfig(benchmark=args.benchmark, base_urls=list(args.base_urls), model=args.model)
+    if args.base_urls:
+        cfg.base_urls = list(args.base_urls)
+    if not cfg.base_urls:
+        raise EvalError("no --base-url given and the run directory records none")
+    s = cfg.sampling
+    cfg.sampling = Sampling(
+        temperature=s.temperature if args.temperature is None else args.temperature,
+        top_p=s.top_p if args.top_p is None else args.top_p,
+        max_tokens=s.max_tokens if args.max_tokens is None else args.max_tokens,
+        seed=s.seed if args.seed is None else args.seed,
+    )
+    for attr in ("concurrency", "limit", "shuffle_seed", "prompt", "max_rounds", "timeout", "max_retries",
+                 "code_timeout"):
+        value = getattr(args, attr)
+        if value is not None:
+            setattr(cfg, attr, value)
+    if args.levels:
+        cfg.levels = [int(v) for v in _csv(args.levels) or []]
+    if args.subjects:
+        cfg.subjects = _csv(args.subjects)
+    cfg.stream = bool(args.stream or cfg.stream)
+    cfg.retry_errors = args.retry_errors
+    cfg.api_key = args.api_key
+    # A workspace is only opened (created) when it is named or the default run dir must live in it.
+    cfg.workspace = _workspace(args) if args.workspace or not args.run_dir else None
+    cfg.run_dir = args.run_dir
+    return cfg
+
+
+def _fmt_secs(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def progress_line(p) -> str:
+    """Accuracy with its 95% interval, throughput and ETA for one Progress snapshot."""
+    acc = "acc   --  " if p.accuracy is None else (
+        f"acc {p.accuracy:6.1%} [{p.ci_low:.1%}–{p.ci_high:.1%}]")
+    rate = f"{p.rate:.1f}/s" if p.rate else "--/s"
+    extra = f"  err {p.errors}" if p.errors else ""
+    extra += f"  retries {p.retries}" if p.retries else ""
+    return f"{acc}  {rate}  ETA {_fmt_secs(p.eta)}{extra}"
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run or resume an eval; exit 0 when every problem has a result."""
+    import asyncio
+    import json
+    import sys
+
+    from core.evaluate import EvalError, ItemFailed, ItemFinished, RunFinished, RunStarted, run_eval
+    from core.runs import RunLocked
+
+    try:
+        cfg = build_config(args)
+    except (EvalError, ValueError, OSError) as exc:
+        print(f"mathbench eval: {exc}", file=sys.stderr)
+        return 2
+
+    state: dict = {"summary": None, "shown_errors": 0}
+    if args.json:
+        def on_event(event) -> None:
+            if isinstance(event, RunFinished):
+                state["summary"] = event.summary
+
+        progress_cm = None
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=False)
+        progress_cm = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console, transient=False,
+        )
+        task_box: list = []
+
+        def on_event(event) -> None:
+            if isinstance(event, RunStarted):
+                verb = "resuming" if event.resumed else "writing"
+                console.print(f"{verb} [cyan]{event.run_dir}[/]: {event.total} problems, "
+                              f"{event.already_done} already done, {event.pending} to go")
+                task_box.append(progress_cm.add_task("eval", total=event.total, completed=event.already_done,
+                                                     stats=progress_line(event.progress)))
+            elif isinstance(event, ItemFinished | ItemFailed) and task_box:
+                progress_cm.update(task_box[0], completed=event.progress.done, stats=progress_line(event.progress))
+                if isinstance(event, ItemFailed) and state["shown_errors"] < 5:
+                    state["shown_errors"] += 1
+                    console.print(f"[yellow]error[/] {event.record['id']}: {event.error}")
+            elif isinstance(event, RunFinished):
+                state["summary"] = event.summary
+
+    async def main() -> None:
+        await run_eval(cfg, on_event)
+
+    try:
+        if progress_cm is not None:
+            with progress_cm:
+                asyncio.run(main())
+        else:
+            asyncio.run(main())
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; resume with: mathbench eval --run-dir {cfg.run_dir}", file=sys.stderr)
+        return 130
+    except (EvalError, RunLocked, ValueError, OSError) as exc:
+        print(f"mathbench eval: {exc}", file=sys.stderr)
+        return 2
+    summary = state["summary"]
+    if summary is None:
+        return 1
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        _print_summary(summary)
+    return 0 if summary.complete else 1
+
+
+def _print_summary(summary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"eval {summary.run_dir.name}", show_header=False)
+    acc = "--" if summary.accuracy is None else (
+        f"{summary.accuracy:.2%}  (95% CI {summary.ci_low:.1%}–{summary.ci_high:.1%})")
+    for key, value in (("problems", summary.total), ("done", summary.done), ("correct", summary.correct),
+                       ("wrong", summary.wrong), ("uncertain", summary.uncertain), ("errors", summary.errors),
+                       ("accuracy (of graded)", acc), ("this session", f"{summary.new_items} items in "
+                                                     f"{_fmt_secs(summary.elapsed)}"),
+                       ("retries", summary.retries), ("run dir", str(summary.run_dir))):
+        table.add_row(key, str(value))
+    console = Console()
+    console.print(table)
+    if summary.errors:
+        console.print(f"{summary.errors} item(s) errored; re-run them with "
+                      f"`mathbench eval --run-dir {summary.run_dir} --retry-errors`")
+    console.print(f"report: mathbench report {summary.run_dir}")
+
+
+def cmd_demo_server(args: argparse.Namespace) -> int:
+    """Serve the scripted PoT model until interrupted."""
+    import sys
+
+    from core.benchmarks import BenchmarkError, answer_key, load_benchmark
+    from core.demo_server import DemoServer, PotScript
+
+    key: dict[str, str] = {}
+    for spec in args.answer_key or ["gsm8k", "math"]:
+        try:
+            key.update(answer_key(load_benchmark(spec)))
+        except (BenchmarkError, OSError) as exc:
+            if args.answer_key:
+                print(f"mathbench demo-server: {exc}", file=sys.stderr)
+                return 2
+    preamble = args.preamble.replace("\\n", "\n")
+    if preamble and not preamble.endswith("\n"):
+        preamble += "\n"
+    script = PotScript(answer_key=key, accuracy=args.accuracy, buggy_rate=args.buggy_rate, preamble=preamble)
+    try:
+        server = DemoServer(script=script, latency=args.latency, fail_rate=args.fail_rate,
+                            fail_kinds=_csv(args.fail_kinds) or ["500"], model=args.model, port=args.port,
+                            host=args.host, api_key=args.api_key)
+        server.start()
+    except (OSError, ValueError) as exc:
+        print(f"mathbench demo-server: {exc}", file=sys.stderr)
+        return 2
+    print(f"demo PoT model {args.model!r} at {server.base_url} (knows {len(key)} answers; Ctrl-C stops)")
+    print(f"try: mathbench eval --benchmark gsm8k --limit 50 --base-url {server.base_url} --model {args.model}",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0

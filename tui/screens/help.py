@@ -1,0 +1,79 @@
+"""Help: every key active on the screen beneath, read from the bindings themselves."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from tui.registry import SCREENS
+
+
+def binding_rows(screen: Screen) -> list[tuple[str, str, str, str, str]]:
+    """(group, keys, description, tooltip, id) for each active binding of *screen*, screens last."""
+    app = screen.app
+    rows: list[tuple[str, str, str, str, str]] = []
+    seen: set[tuple[int, str]] = set()
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if binding.system or (binding.id or "").startswith("screen."):
+            continue
+        key = (id(active.node), binding.action)
+        if key in seen:
+            continue
+        seen.add(key)
+        # All keys bound to the same action on the same node are shown together.
+        keys = [
+            app.get_key_display(b)
+            for b in _bindings_of(active.node)
+            if b.action == binding.action
+        ] or [app.get_key_display(binding)]
+        group = "Global" if active.node is app else getattr(active.node, "TITLE", None) or type(active.node).__name__
+        if active.node is screen:
+            group = f"{getattr(screen, 'TITLE', '') or type(screen).__name__}"
+        rows.append((group, " ".join(dict.fromkeys(keys)), binding.description or binding.action,
+                     binding.tooltip, binding.id or ""))
+    for spec in SCREENS:
+        rows.append(("Screens", spec.key, spec.title, spec.description, f"screen.{spec.name}"))
+    return rows
+
+
+def _bindings_of(node) -> list[Binding]:
+    return [binding for _, binding in node._bindings]
+
+
+class HelpScreen(ModalScreen):
+    """Lists the keys of the screen it was opened over, grouped by where they are bound."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, base: Screen) -> None:
+        super().__init__()
+        self.base = base
+
+    def compose(self) -> ComposeResult:
+        table = Table(expand=True, box=None, pad_edge=False, show_edge=False)
+        table.add_column("keys", style="bold cyan", no_wrap=True)
+        table.add_column("action", style="bold", no_wrap=True)
+        table.add_column("what it does", ratio=1)
+        table.add_column("id", style="dim", no_wrap=True)
+        last_group = None
+        for group, keys, description, tooltip, binding_id in binding_rows(self.base):
+            if group != last_group:
+                if last_group is not None:
+                    table.add_row("", "", "", "")
+                table.add_row(Text(group, style="bold underline"), "", "", "")
+                last_group = group
+            table.add_row(keys, description, tooltip, binding_id)
+        with VerticalScroll(id="help-body"):
+            yield Static("[b]Keys[/b]  [dim](esc/q/? closes · the palette, ':' or ctrl+p, searches them too)[/dim]")
+            yield Static(table, id="help-table")
+
+    def action_dismiss(self) -> None:
+        self.dismiss()

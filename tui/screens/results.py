@@ -1,0 +1,266 @@
+"""Results browser: every item of a run, filtered and sorted, each openable in full."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Input, Static
+
+from tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line
+from tui.widgets.item_table import Column, ItemTable
+from tui.widgets.run_data import RunLoaded, RunLoadFailed, RunSnapshot, level_key, load_run
+
+VERDICT_FILTERS = ("all", "correct", "wrong", "uncertain", "error", "human")
+SORTS = ("file", "id", "verdict", "level", "subject", "latency", "rounds")
+
+
+def _verdict_style(value: str) -> str | None:
+    return VERDICT_STYLES.get(value.rstrip("*"))
+
+
+COLUMNS = [
+    Column("#", 5, "right"),
+    Column("id", 14),
+    Column("verdict", 10, style=_verdict_style),
+    Column("level", 8, hide_below=100),
+    Column("subject", 16, hide_below=110),
+    Column("gold", 12),
+    Column("predicted", 12),
+    Column("reason", 18, hide_below=130),
+    Column("sec", 6, "right", hide_below=90),
+    Column("question"),
+]
+
+
+class ResultsScreen(WorkbenchScreen):
+    """All items of the app's current run in a table that draws only visible rows."""
+
+    TITLE = "Results"
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="results.search", tooltip="Filter by text (question, answers, id)"),
+        Binding("v", "cycle('verdict')", "Verdict", id="results.verdict", tooltip="Cycle the verdict filter"),
+        Binding("l", "cycle('level')", "Level", id="results.level", tooltip="Cycle the level filter"),
+        Binding("s", "cycle('subject')", "Subject", id="results.subject", tooltip="Cycle the subject filter"),
+        Binding("t", "sort", "Sort", id="results.sort", tooltip="Cycle the sort column"),
+        Binding("r", "reverse", "Reverse", id="results.reverse", tooltip="Reverse the sort order"),
+        Binding("x", "clear", "Clear", id="results.clear", tooltip="Clear every filter"),
+        Binding("o", "pick_run", "Run…", id="results.pick-run", tooltip="Choose the run to show"),
+        Binding("f5,ctrl+r", "reload", "Reload", id="results.reload", tooltip="Read the run again from disk"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snapshot: RunSnapshot | None = None
+        self.rows: list[tuple[str, ...]] = []
+        self.haystacks: list[str] = []
+        self.verdicts: list[str] = []
+        self.shown: list[int] = []
+        self.filters: dict[str, str | None] = {"verdict": "all", "level": None, "subject": None}
+        self.query_text = ""
+        self.sort_key = "file"
+        self.sort_reverse = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("loading…", id="results-status")
+        with Horizontal(id="results-filterbar"):
+            yield Input(placeholder="/ search question, answers, id, reason", id="results-search")
+            yield Static(id="results-filters")
+        yield ItemTable(COLUMNS, id="results-table")
+
+    def on_mount(self) -> None:
+        self.query_one(ItemTable).focus()
+
+    def on_screen_resume(self) -> None:
+        wanted = self.app.current_run
+        if wanted is None:
+            self.query_one("#results-status", Static).update("No run yet: start one on the Eval screen (2) or press o.")
+        elif self.snapshot is None or self.snapshot.path != wanted:
+            self.load(wanted)
+
+    # -- loading ----------------------------------------------------------------------
+
+    def load(self, path: Path) -> None:
+        """Read *path* in a worker; the table fills when it arrives."""
+        self.query_one("#results-status", Static).update(f"loading {path.name}…")
+        self._load(path)
+
+    @work(thread=True, exclusive=True, group="results-load", exit_on_error=False)
+    def _load(self, path: Path) -> None:
+        try:
+            snapshot = load_run(path)
+        except (OSError, ValueError) as exc:
+            self.post_message(RunLoadFailed(path, str(exc)))
+            return
+        self.post_message(RunLoaded(snapshot))
+
+    @on(RunLoadFailed)
+    def load_failed(self, message: RunLoadFailed) -> None:
+        self.query_one("#results-status", Static).update(f"[red]{message.path}: {message.reason}[/red]")
+
+    @on(RunLoaded)
+    def loaded(self, message: RunLoaded) -> None:
+        snapshot = message.snapshot
+        self.snapshot = snapshot
+        self.rows, self.haystacks, self.verdicts = [], [], []
+        for n, record in enumerate(snapshot.records, 1):
+            verdict = snapshot.verdict_of(record)
+            human = snapshot.is_human(record)
+            latency = record.get("latency")
+            self.verdicts.append(verdict)
+            self.rows.append((
+                str(n),
+                str(record.get("id")),
+                verdict + ("*" if human else ""),
+                str(record.get("level") or ""),
+                str(record.get("subject") or ""),
+                one_line(record.get("gold_answer"), 40),
+                one_line(record.get("pred_answer") if record.get("pred_answer") is not None else "—", 40),
+                str(record.get("reason") or record.get("error") or ""),
+                f"{latency:.1f}" if isinstance(latency, (int, float)) else "",
+                one_line(record.get("question"), 300),
+            ))
+            self.haystacks.append(" ".join(
+                str(x) for x in (record.get("id"), record.get("question"), record.get("gold_answer"),
+                                 record.get("pred_answer"), record.get("reason"), record.get("error")) if x is not None
+            ).lower())
+        if snapshot.problems:
+            self.notify("\n".join(snapshot.problems[:5]), title="Skipped lines", severity="warning")
+        self.refilter(keep_cursor=False)
+        if not isinstance(self.focused, Input):
+            self.query_one(ItemTable).focus()
+
+    # -- filtering and sorting ----------------------------------------------------------
+
+    def _choices(self, field: str) -> list[str | None]:
+        if self.snapshot is None:
+            return [None]
+        values = {r.get(field) for r in self.snapshot.records if r.get(field)}
+        ordered = sorted(values, key=level_key) if field == "level" else sorted(values, key=str)
+        return [None, *ordered]
+
+    def refilter(self, *, keep_cursor: bool = True) -> None:
+        """Apply the filters and sort to every row and show the result."""
+        if self.snapshot is None:
+            return
+        records = self.snapshot.records
+        verdict = self.filters["verdict"]
+        level, subject = self.filters["level"], self.filters["subject"]
+        words = self.query_text.lower().split()
+        visible: list[int] = []
+        for i, record in enumerate(records):
+            if verdict == "human":
+                if not self.snapshot.is_human(record):
+                    continue
+            elif verdict != "all" and self.verdicts[i] != verdict:
+                continue
+            if level is not None and record.get("level") != level:
+                continue
+            if subject is not None and record.get("subject") != subject:
+                continue
+            if words and not all(w in self.haystacks[i] for w in words):
+                continue
+            visible.append(i)
+        if self.sort_key != "file":
+            visible.sort(key=self._sort_value, reverse=self.sort_reverse)
+        elif self.sort_reverse:
+            visible.reverse()
+        self.shown = visible
+        self.query_one(ItemTable).set_rows([self.rows[i] for i in visible], keep_cursor=keep_cursor)
+        self._show_status()
+
+    def _sort_value(self, i: int) -> Any:
+        record = self.snapshot.records[i]
+        if self.sort_key == "verdict":
+            return self.verdicts[i]
+        if self.sort_key == "level":
+            return level_key(record.get("level"))
+        if self.sort_key in ("latency", "rounds"):
+            value = record.get(self.sort_key)
+            return value if isinstance(value, (int, float)) else -1
+        return str(record.get(self.sort_key) or "")
+
+    def _show_status(self) -> None:
+        snapshot = self.snapshot
+        total = len(snapshot.records)
+        correct = sum(1 for v in self.verdicts if v == "correct")
+        counts = " · ".join(
+            f"[{VERDICT_STYLES[v]}]{v} {sum(1 for x in self.verdicts if x == v)}[/]"
+            for v in ("correct", "wrong", "uncertain", "error")
+        )
+        acc = f"{100 * correct / total:.1f}%" if total else "—"
+        self.query_one("#results-status", Static).update(
+            f"[b]{snapshot.name}[/b]  {len(self.shown):,} of {total:,} shown · accuracy {acc} · {counts}"
+        )
+        parts = [f"verdict={self.filters['verdict']}"]
+        for field in ("level", "subject"):
+            if self.filters[field]:
+                parts.append(f"{field}={self.filters[field]}")
+        arrow = "↓" if self.sort_reverse else "↑"
+        parts.append(f"sort={self.sort_key}{arrow}")
+        self.query_one("#results-filters", Static).update(" ".join(parts))
+
+    def action_cycle(self, field: str) -> None:
+        choices = list(VERDICT_FILTERS) if field == "verdict" else self._choices(field)
+        current = self.filters[field]
+        index = choices.index(current) if current in choices else -1
+        self.filters[field] = choices[(index + 1) % len(choices)]
+        self.refilter(keep_cursor=False)
+
+    def action_sort(self) -> None:
+        self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
+        self.refilter(keep_cursor=False)
+
+    def action_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.refilter(keep_cursor=False)
+
+    def action_clear(self) -> None:
+        self.filters = {"verdict": "all", "level": None, "subject": None}
+        self.query_text = ""
+        self.query_one("#results-search", Input).value = ""
+        self.refilter(keep_cursor=False)
+
+    def action_search(self) -> None:
+        self.query_one("#results-search", Input).focus()
+
+    @on(Input.Changed, "#results-search")
+    def search_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self.refilter(keep_cursor=False)
+
+    @on(Input.Submitted, "#results-search")
+    def search_done(self) -> None:
+        self.query_one(ItemTable).focus()
+
+    def action_reload(self) -> None:
+        if self.app.current_run is not None:
+            self.load(self.app.current_run)
+
+    def action_pick_run(self) -> None:
+        from tui.widgets.run_picker import RunPicker
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                self.app.select_run(path)
+                self.load(self.app.current_run)
+
+        self.app.push_screen(RunPicker("Show results of run", self.app.current_run), picked)
+
+    @on(ItemTable.Selected, "#results-table")
+    def open_item(self, event: ItemTable.Selected) -> None:
+        from tui.screens.item import ItemScreen
+
+        if self.snapshot is None or not self.shown:
+            return
+        records = [self.snapshot.records[i] for i in self.shown]
+
+        def closed(index: int | None) -> None:
+            if index is not None:
+                self.query_one(ItemTable).move_cursor(index)
+
+        self.app.push_screen(ItemScreen(records, event.index, self.snapshot), closed)

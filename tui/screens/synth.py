@@ -1,0 +1,354 @@
+"""The synthesis screen: start or attach to a synthesis job; accepted/rejected counts and the latest items."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, ProgressBar, Static
+
+from tui.widgets.common import WorkbenchScreen, duration, one_line, short_path
+from tui.widgets.jobs_log_tail import LogTail
+
+LATEST = 50
+"""How many of the newest accepted and rejected items are kept for display."""
+
+
+@dataclass(frozen=True)
+class SynthView:
+    """An immutable snapshot of one synthesis output."""
+
+    accepted: int
+    rejected: int
+    errors: int
+    total: int | None
+    state: str | None
+    job_state: str | None
+    latest_accepted: tuple[dict, ...]
+    latest_rejected: tuple[dict, ...]
+    started: float | None
+
+
+class SynthPolled(Message):
+    """A fresh read of the watched synthesis output is ready."""
+
+    def __init__(self, view: SynthView) -> None:
+        super().__init__()
+        self.view = view
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SynthPolled)
+
+
+class SynthStartFailed(Message):
+    """A synthesis job could not be started."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class SynthJobStarted(Message):
+    """A synthesis job was started."""
+
+    def __init__(self, job_id: str, out: Path) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.out = out
+
+
+def _json_lines(lines: list[str]) -> list[dict]:
+    out = []
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+class SynthScreen(WorkbenchScreen):
+    """Watches a synthesis output (its .jsonl log, .rejected.jsonl and .synth.json) and the job writing it."""
+
+    TITLE = "Synth"
+    CSS_PATH = "../styles/synth.tcss"
+    AUTO_FOCUS = "#synth-accepted"
+    BINDINGS = [
+        Binding("n", "start", "Start", id="synth.start", tooltip="Start a synthesis job (scheme 3 from pairs, 1 from topics)"),
+        Binding("o", "open_output", "Open output", id="synth.open", tooltip="Watch a synthesis output file"),
+        Binding("s", "stop", "Stop", id="synth.stop", tooltip="Stop the synthesis job (it resumes where it stopped)"),
+        Binding("l", "focus_log", "Log filter", id="synth.log", tooltip="Filter the job's log"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: Path | None = None
+        """The synthesis output being watched (its .jsonl log)."""
+        self.job_id: str | None = None
+        self.view: SynthView | None = None
+        self._readers: dict | None = None
+        self._counts = {"accepted": 0, "rejected": 0, "errors": 0}
+        self._latest_accepted: deque = deque(maxlen=LATEST)
+        self._latest_rejected: deque = deque(maxlen=LATEST)
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="synth-body"):
+            yield Static("", id="synth-source")
+            with Horizontal(id="synth-progress-row"):
+                yield ProgressBar(total=1, show_eta=False, id="synth-progress")
+                yield Static("", id="synth-counts")
+            with Horizontal(id="synth-tables"):
+                with Vertical():
+                    yield Static("latest accepted", classes="pane-title")
+                    yield DataTable(id="synth-accepted", cursor_type="row", zebra_stripes=True)
+                with Vertical():
+                    yield Static("latest rejected", classes="pane-title")
+                    yield DataTable(id="synth-rejected", cursor_type="row", zebra_stripes=True)
+            yield LogTail(id="synth-log")
+
+    def on_mount(self) -> None:
+        accepted = self.query_one("#synth-accepted", DataTable)
+        accepted.add_columns("id", "answer", "problem")
+        rejected = self.query_one("#synth-rejected", DataTable)
+        rejected.add_columns("id", "reason")
+        if self.out is None:
+            self._pick_default()
+        else:
+            self._start_watching()
+        self.set_interval(1.0, self._tick)
+
+    def _pick_default(self) -> None:
+        """The newest synthesis job, else the newest .jsonl in the workspace's synth/ folder."""
+        from core.jobs import list_jobs
+
+        try:
+            jobs = [j for j in list_jobs(self.workspace, kind="synth") if j.meta.get("out")]
+        except Exception:  # noqa: BLE001 - an unreadable jobs folder still leaves synth/ to look at
+            jobs = []
+        if jobs:
+            active = [j for j in jobs if j.active]
+            job = (active or jobs)[0]
+            self.watch(Path(job.meta["out"]), job_id=job.id)
+            return
+        root = self.workspace.synth_dir
+        outs = [p for p in root.glob("*.jsonl") if not p.name.endswith(".rejected.jsonl")] if root.is_dir() else []
+        if outs:
+            self.watch(max(outs, key=lambda p: p.stat().st_mtime))
+        else:
+            self.query_one("#synth-source", Static).update(
+                "No synthesis yet: [b]n[/b] starts one (a teacher model solves known pairs or invents problems).")
+
+    def watch(self, out: Path, *, job_id: str | None = None) -> None:
+        """Watch the synthesis output *out* (and the job writing it)."""
+        self.out, self.job_id = Path(out), job_id
+        self._readers = None
+        self._counts = {"accepted": 0, "rejected": 0, "errors": 0}
+        self._latest_accepted.clear()
+        self._latest_rejected.clear()
+        self.view = None
+        if self.is_mounted:
+            self._start_watching()
+
+    def attach_job(self, job_id: str) -> None:
+        """Watch the output of synthesis job *job_id* (called by the jobs screen)."""
+        from core.jobs import get_job
+
+        job = get_job(self.workspace, job_id)
+        out = job.meta.get("out")
+        self.watch(Path(out) if out else self.workspace.synth_dir / f"{job.id}.jsonl", job_id=job.id)
+
+    def _start_watching(self) -> None:
+        job_text = f"job [b]{self.job_id}[/b] → " if self.job_id else ""
+        self.query_one("#synth-source", Static).update(f"{job_text}{short_path(self.out, self.workspace.root)}")
+        log_path = None
+        if self.job_id:
+            from core.jobs import get_job
+
+            try:
+                log_path = get_job(self.workspace, self.job_id).log_path
+            except Exception:  # noqa: BLE001
+                log_path = None
+        self.query_one("#synth-log", LogTail).follow(log_path)
+        self.poll_synth()
+
+    def _tick(self) -> None:
+        if self.out is not None:
+            self.poll_synth()
+        self.query_one("#synth-log", LogTail).poll()
+
+    @work(thread=True, exclusive=True, group="synth-poll", exit_on_error=False)
+    def poll_synth(self) -> None:
+        from core.jobs import IncrementalReader, get_job
+        from core.synth import sidecar_paths
+
+        if self.out is None:
+            return
+        paths = sidecar_paths(self.out)
+        if self._readers is None:
+            self._readers = {"log": IncrementalReader(paths["log"]), "rejected": IncrementalReader(paths["rejected"])}
+        for item in _json_lines(self._readers["log"].read_lines()):
+            self._counts["accepted"] += 1
+            self._latest_accepted.append(item)
+        for rec in _json_lines(self._readers["rejected"].read_lines()):
+            is_error = str(rec.get("reason", "")).startswith("error")
+            self._counts["errors" if is_error else "rejected"] += 1
+            self._latest_rejected.append(rec)
+        status = {}
+        try:
+            status = json.loads(paths["status"].read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            status = {}
+        job_state = None
+        if self.job_id:
+            try:
+                job_state = get_job(self.workspace, self.job_id).state
+            except Exception:  # noqa: BLE001
+                job_state = None
+        self.post_message(SynthPolled(SynthView(
+            accepted=self._counts["accepted"], rejected=self._counts["rejected"], errors=self._counts["errors"],
+            total=status.get("total"), state=status.get("state"), job_state=job_state,
+            latest_accepted=tuple(self._latest_accepted), latest_rejected=tuple(self._latest_rejected),
+            started=status.get("started"),
+        )))
+
+    def on_synth_polled(self, message: SynthPolled) -> None:
+        view = message.view
+        previous, self.view = self.view, view
+        handled = view.accepted + view.rejected + view.errors
+        bar = self.query_one("#synth-progress", ProgressBar)
+        bar.update(total=view.total or max(1, handled), progress=handled)
+        counts = Table.grid(padding=(0, 2))
+        row = [Text(f"accepted {view.accepted}", style="bold green"), Text(f"rejected {view.rejected}", style="yellow"),
+               Text(f"errors {view.errors}", style="red"), Text(f"{handled}/{view.total or '?'}")]
+        if view.started:
+            elapsed = time.time() - view.started
+            row.append(Text(f"{duration(elapsed)}"))
+            if handled and view.total and (view.job_state in ("running", "starting") or view.state == "running"):
+                row.append(Text(f"ETA {duration(elapsed / handled * (view.total - handled))}"))
+        row.append(Text(view.job_state or view.state or "", style="bold"))
+        counts.add_row(*row)
+        self.query_one("#synth-counts", Static).update(counts)
+        if previous is None or previous.latest_accepted != view.latest_accepted:
+            table = self.query_one("#synth-accepted", DataTable)
+            table.clear()
+            for item in reversed(view.latest_accepted):
+                turns = item.get("conversations") or []
+                problem = turns[0].get("value", "") if turns and isinstance(turns[0], dict) else ""
+                table.add_row(one_line(item.get("id"), 16), one_line(item.get("answer"), 14), one_line(problem, 90))
+        if previous is None or previous.latest_rejected != view.latest_rejected:
+            table = self.query_one("#synth-rejected", DataTable)
+            table.clear()
+            for rec in reversed(view.latest_rejected):
+                table.add_row(one_line(rec.get("id"), 16), one_line(rec.get("reason"), 80))
+
+    # actions ------------------------------------------------------------------------------
+    def action_start(self) -> None:
+        from tui.widgets.data_synth_form import SynthFormScreen
+
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        defaults = {"out": f"synth/synth-{stamp}.jsonl", "concurrency": "16"}
+        url = getattr(self.app, "endpoint_url", None)
+        if url:
+            defaults["base_url"] = url
+            if getattr(self.app, "endpoint_model", None):
+                defaults["model"] = self.app.endpoint_model
+
+        def chosen(values: dict | None) -> None:
+            if values:
+                self.start_synth(values)
+
+        self.app.push_screen(SynthFormScreen(defaults), chosen)
+
+    @work(thread=True, exclusive=True, group="synth-start", exit_on_error=False)
+    def start_synth(self, values: dict) -> None:
+        from core.jobs import start_job
+        from core.paths import PROJECT_ROOT
+        from core.serving import workspace_api_key
+
+        root = self.workspace.root
+
+        def in_workspace(text: str) -> str:
+            path = Path(text).expanduser()
+            return str(path if path.is_absolute() else root / path)
+
+        out = Path(in_workspace(values["out"]))
+        argv = [sys.executable, "-m", "tui", "--workspace", str(root), "synth",
+                "--base-url", values["base_url"], "--model", values["model"], "--out", str(out), "--json"]
+        if values.get("pairs"):
+            argv += ["--pairs", in_workspace(values["pairs"])]
+        for topic in (t.strip() for t in values.get("topics", "").split(",")):
+            if topic:
+                argv += ["--topic", topic]
+        for flag in ("limit", "count", "concurrency"):
+            if values.get(flag):
+                argv += [f"--{flag}", values[flag]]
+        if values.get("dedupe_against"):
+            argv += ["--dedupe-against", in_workspace(values["dedupe_against"])]
+        env = {"PYTHONPATH": str(PROJECT_ROOT)}
+        key = workspace_api_key(self.workspace, create=False)
+        if key:
+            env["MATHBENCH_API_KEY"] = key
+        try:
+            job = start_job(self.workspace, "synth", argv, env=env, cwd=root,
+                            meta={"out": str(out), "title": f"synth {values['model']} → {out.name}"})
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.post_message(SynthStartFailed(str(exc)))
+            return
+        self.post_message(SynthJobStarted(job.id, out))
+
+    def on_synth_job_started(self, message: SynthJobStarted) -> None:
+        self.notify(f"Synthesis job {message.job_id} started.", title="Synth")
+        self.watch(message.out, job_id=message.job_id)
+
+    def on_synth_start_failed(self, message: SynthStartFailed) -> None:
+        self.notify(message.error, title="Synth: start failed", severity="error", timeout=10)
+
+    def action_open_output(self) -> None:
+        from tui.widgets.jobs_path_prompt import PromptScreen
+
+        def chosen(path: str | None) -> None:
+            if path:
+                target = Path(path).expanduser()
+                if not target.is_absolute():
+                    target = self.workspace.root / target
+                self.watch(target)
+
+        self.app.push_screen(PromptScreen("Watch a synthesis output (.jsonl):", str(self.out or ""), "synth/NAME.jsonl"), chosen)
+
+    def action_stop(self) -> None:
+        if not self.job_id or (self.view and self.view.job_state not in ("starting", "running")):
+            self.notify("The watched synthesis is not a running job.", title="Synth")
+            return
+        from tui.widgets.jobs_confirm import ConfirmScreen
+
+        job_id = self.job_id
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.stop_synth(job_id)
+
+        self.app.push_screen(ConfirmScreen(f"Stop synthesis job [b]{job_id}[/b]?\nRe-running it resumes where it stopped.",
+                                           yes="Stop"), answered)
+
+    @work(thread=True, group="synth-stop", exit_on_error=False)
+    def stop_synth(self, job_id: str) -> None:
+        from core.jobs import stop_job
+
+        job = stop_job(self.workspace, job_id)
+        self.app.call_from_thread(self.notify, f"Synthesis job {job_id} is {job.state}.", title="Synth")
+
+    def action_focus_log(self) -> None:
+        self.query_one("#synth-log Input").focus()

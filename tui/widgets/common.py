@@ -1,0 +1,87 @@
+"""Pieces every workbench screen shares: the screen frame, verdict colours, number formats."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+VERDICT_STYLES = {
+    "correct": "green",
+    "wrong": "red",
+    "uncertain": "yellow",
+    "error": "magenta",
+}
+"""Rich style of each verdict wherever a verdict is shown."""
+
+VERDICT_MARKS = {"correct": "✓", "wrong": "✗", "uncertain": "?", "error": "!"}
+
+
+class WorkbenchScreen(Screen):
+    """A top-level workbench screen: header, the screen's body, footer of its keys."""
+
+    TITLE = "mathbench"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield from self.compose_body()
+        yield Footer(compact=True)
+
+    def compose_body(self) -> ComposeResult:
+        """The screen's own widgets, between header and footer."""
+        return iter(())
+
+    @property
+    def workspace(self):
+        """The app's workspace (core.workspace.Workspace)."""
+        return self.app.workspace
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage string; an em dash when unknown."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{100 * value:.{digits}f}%"
+
+
+def short_path(path: Path | None, root: Path | None = None) -> str:
+    """*path* relative to *root* when inside it, else as is."""
+    if path is None:
+        return "—"
+    if root is not None:
+        try:
+            return str(Path(path).relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as h:mm:ss or m:ss."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """*text* with its whitespace folded to single spaces, cut to *limit* characters."""
+    flat = " ".join(str(text or "").split())
+    if limit is not None and len(flat) > limit:
+        return flat[: max(0, limit - 1)] + "…"
+    return flat
+
+
+def count_by(values: Iterable[str | None]) -> dict[str, int]:
+    """How often each value occurs, None left out."""
+    counts: dict[str, int] = {}
+    for value in values:
+        if value is not None:
+            counts[value] = counts.get(value, 0) + 1
+    return counts

@@ -1,0 +1,76 @@
+"""Loading one run for a screen (in a worker) and the small tallies the screens show from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class RunSnapshot:
+    """Everything a screen needs of one run, read at one moment."""
+
+    path: Path
+    manifest: dict[str, Any]
+    records: list[dict[str, Any]]
+    adjudications: dict[Any, dict[str, Any]]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name") or self.path.name)
+
+    def verdict_of(self, record: dict[str, Any]) -> str:
+        """The verdict that counts for *record* ("error" when it errored without a verdict)."""
+        from core.runs import effective_verdict
+
+        verdict = effective_verdict(record, self.adjudications)
+        if verdict is None:
+            return "error" if record.get("error") else "uncertain"
+        return verdict
+
+    def is_human(self, record: dict[str, Any]) -> bool:
+        adj = self.adjudications.get(record.get("id"))
+        return bool(adj and adj.get("verdict") in ("correct", "wrong"))
+
+
+def level_key(value: Any) -> tuple:
+    """Sort key that puts 'Level 2' before 'Level 10'."""
+    from core.report import natural_key
+
+    return natural_key(value if value is not None else "~")
+
+
+def load_run(path: Path) -> RunSnapshot:
+    """Read *path*'s manifest, results and adjudications; bad lines are skipped and described."""
+    from core.runs import RunDir
+
+    run = RunDir(path)
+    problems: list[str] = []
+    try:
+        manifest = run.manifest
+    except ValueError as exc:
+        manifest, problems = {}, [str(exc)]
+    records = run.load_results(strict=False, problems=problems)
+    adjudications = run.load_adjudications(strict=False, problems=problems)
+    return RunSnapshot(Path(path), manifest, records, adjudications, problems)
+
+
+class RunLoaded(Message):
+    """A run was read from disk."""
+
+    def __init__(self, snapshot: RunSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class RunLoadFailed(Message):
+    """A run could not be read."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__()
+        self.path = path
+        self.reason = reason
