@@ -1,5 +1,6 @@
 """Grading speed: items/s of core.grading.grade_many against math-verify called directly, on the same real items.
 
+Each measurement runs in a fresh interpreter, so both sides pay their own cold start (imports, parser tables).
 Usage: python bench/grade_speed.py [--limit N] [--workers N]
 """
 
@@ -9,6 +10,7 @@ import argparse
 import json
 import logging
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,27 +44,46 @@ def _ours(pairs, workers) -> tuple[float, int]:
     return time.perf_counter() - start, sum(g.verdict == "correct" for g in grades)
 
 
+def _sets(limit: int) -> dict[str, list[tuple[str, str]]]:
+    yi = _load(DATA / "predictions" / "gsm8k_yi-1.5-34b-math.jsonl")[:limit]
+    sols = [r["solution"] for r in _load(DATA / "benchmarks" / "math_test.jsonl")]
+    idx = random.Random(0).sample(range(len(sols)), min(limit, len(sols)))
+    return {
+        "gsm8k yi-1.5-34b predictions": [(r["answer"], r["pred_answer"]) for r in yi],
+        "math solutions vs themselves": [(sols[i], sols[i]) for i in idx],
+        "math solutions vs shuffled": [(sols[a], sols[b]) for a, b in zip(idx, idx[1:] + idx[:1])],
+    }
+
+
+def _measure(side: str, name: str, limit: int, workers: int | None) -> tuple[float, int]:
+    """Run one side on one set in a fresh interpreter; (seconds, items graded correct)."""
+    cmd = [sys.executable, __file__, "--limit", str(limit), "--one", side, name]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
+    seconds, correct = json.loads(out.stdout.strip().splitlines()[-1])
+    return seconds, correct
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=600, help="items per set (default 600)")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--one", nargs=2, metavar=("SIDE", "SET"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    yi = _load(DATA / "predictions" / "gsm8k_yi-1.5-34b-math.jsonl")[: args.limit]
-    sols = [r["solution"] for r in _load(DATA / "benchmarks" / "math_test.jsonl")]
-    rng = random.Random(0)
-    idx = rng.sample(range(len(sols)), min(args.limit, len(sols)))
-    sets = {
-        "gsm8k yi-1.5-34b predictions": [("#### " + r["answer"].split("####")[-1].strip(), r["pred_answer"]) for r in yi],
-        "math solutions vs themselves": [(sols[i], sols[i]) for i in idx],
-        "math solutions vs shuffled": [(sols[a], sols[b]) for a, b in zip(idx, idx[1:] + idx[:1])],
-    }
+    sets = _sets(args.limit)
+    if args.one:
+        side, name = args.one
+        pairs = sets[name]
+        print(json.dumps(_ours(pairs, args.workers) if side == "ours" else _math_verify_direct(pairs)))
+        return 0
     print(f"{'set':32} {'items':>6} {'ours it/s':>10} {'math-verify it/s':>17} {'ratio':>7}")
     for name, pairs in sets.items():
-        t_ours, c_ours = _ours(pairs, args.workers)
-        t_mv, c_mv = _math_verify_direct(pairs)
+        t_ours, c_ours = _measure("ours", name, args.limit, args.workers)
+        t_mv, c_mv = _measure("math-verify", name, args.limit, args.workers)
         n = len(pairs)
         print(f"{name:32} {n:6d} {n / t_ours:10.1f} {n / t_mv:17.1f} {t_mv / t_ours:6.2f}x"
-              f"   (correct: ours {c_ours}, math-verify {c_mv})")
+              f"   (graded correct: ours {c_ours}, math-verify {c_mv})", flush=True)
     return 0
 
 

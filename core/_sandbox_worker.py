@@ -285,7 +285,7 @@ def _runner(req: dict, scratch: str, out_w: int, err_w: int, cfg: dict) -> None:
         mem = int(req.get("mem_mb") or cfg["mem_mb"]) * 1024 * 1024
         fsize = int(req.get("fsize_mb") or cfg["fsize_mb"]) * 1024 * 1024
         nproc = int(cfg["nproc"])
-        drop = cfg["drop_to"] if os.getuid() == 0 else None
+        drop = cfg.get("uid")
         if drop is None:
             # Not root: NPROC counts all of this user's processes, so allow room above them.
             nproc += _user_process_count(os.getuid())
@@ -298,7 +298,7 @@ def _runner(req: dict, scratch: str, out_w: int, err_w: int, cfg: dict) -> None:
         os.chdir(scratch)
         if drop is not None:
             os.setgroups([])
-            os.setgid(drop)
+            os.setgid(drop if cfg["drop_to"] == "auto" else NOBODY)
             os.setuid(drop)
             # Lets the unprivileged runner use /proc/self/fd/N, where the unreadable sys.path dirs are mapped.
             _prctl(PR_SET_DUMPABLE, 1)
@@ -336,6 +336,17 @@ def _runner(req: dict, scratch: str, out_w: int, err_w: int, cfg: dict) -> None:
     os._exit(rc)
 
 
+def _block_uid(cfg: dict, slot: int) -> int | None:
+    """The uid a block runs as: none when not root or not dropping; with "auto" one uid per concurrent slot
+    (from a range chosen by the server's pid), so blocks cannot signal, trace or starve each other."""
+    if os.getuid() != 0 or cfg["drop_to"] is None:
+        return None
+    if cfg["drop_to"] == "auto":
+        stride = max(256, cfg["size"])
+        return 1_000_000 + (cfg["server_pid"] % 100_000) * stride + slot
+    return int(cfg["drop_to"])
+
+
 def _supervise(conn: socket.socket, cfg: dict) -> None:
     """Child of the server: run one request in a runner and answer on *conn*. Never returns."""
     scratch = None
@@ -358,8 +369,8 @@ def _supervise(conn: socket.socket, cfg: dict) -> None:
         timeout = max(0.05, float(req.get("timeout", 10.0)))
         cap = int(req.get("max_output") or cfg["max_output"])
         scratch = tempfile.mkdtemp(prefix="mb-sbx-", dir=cfg["scratch_root"])
-        if os.getuid() == 0 and cfg["drop_to"] is not None:
-            os.chown(scratch, cfg["drop_to"], cfg["drop_to"])
+        if cfg.get("uid") is not None:
+            os.chown(scratch, cfg["uid"], -1)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         start = time.monotonic()
@@ -488,7 +499,8 @@ def serve(cfg: dict) -> None:
     os.set_blocking(wake_r, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda s, f: None)
-    supervisors: set[int] = set()
+    supervisors: dict[int, int] = {}  # pid -> slot
+    free_slots = list(range(cfg["size"] - 1, -1, -1))
 
     def shutdown(*_args):
         for pid in supervisors:
@@ -503,7 +515,7 @@ def serve(cfg: dict) -> None:
             except ChildProcessError:
                 break
             if pid:
-                supervisors.discard(pid)
+                supervisors.pop(pid, None)
             else:
                 time.sleep(0.01)
         for pid in supervisors:
@@ -537,10 +549,12 @@ def serve(cfg: dict) -> None:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 supervisors.clear()
+                free_slots[:] = list(range(cfg["size"] - 1, -1, -1))
                 break
             if pid == 0:
                 break
-            supervisors.discard(pid)
+            if pid in supervisors:
+                free_slots.append(supervisors.pop(pid))
         if ctl in ready:
             if not os.read(ctl, 4096):
                 shutdown()
@@ -551,15 +565,17 @@ def serve(cfg: dict) -> None:
                 if exc.errno in (errno.EAGAIN, errno.EINTR, errno.ECONNABORTED):
                     continue
                 raise
+            slot = free_slots.pop()
             pid = os.fork()
             if pid == 0:
                 signal.set_wakeup_fd(-1)
                 lsock.close()
                 for fd in (ctl, wake_r, wake_w):
                     os.close(fd)
+                cfg["uid"] = _block_uid(cfg, slot)
                 _supervise(conn, cfg)
             conn.close()
-            supervisors.add(pid)
+            supervisors[pid] = slot
 
 
 if __name__ == "__main__":

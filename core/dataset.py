@@ -363,6 +363,8 @@ class Dataset:
             raise DatasetError(None, "no file to save to")
         if path is not None and Path(path).suffix == ".jsonl" and self.layout.container != "jsonl":
             self.layout = Layout("jsonl", None, self.layout.ensure_ascii, None, True)
+        elif path is not None and Path(path).suffix == ".json" and self.layout.container == "jsonl":
+            self.layout = Layout("json", 2, self.layout.ensure_ascii, None, True)
         same_file = self.path is not None and target.resolve() == self.path.resolve()
         if same_file and not force and self._stamp is not None and target.exists():
             st = target.stat()

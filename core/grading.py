@@ -118,8 +118,52 @@ def _warm_up() -> None:
     _WARM = True
 
 
+_PYTHONIC = re.compile(r"\*\*|\*|\b(?:sqrt|exp|log|Matrix|Rational|Interval|oo|pi|I|E|sin|cos|tan)\b")
+_PY_NAMES = {"sqrt", "exp", "log", "Matrix", "Rational", "Interval", "oo", "pi", "I", "E", "sin", "cos", "tan",
+             "asin", "acos", "atan", "Abs", "FiniteSet", "Union", "factorial", "binomial", "cbrt", "root"}
+
+
+def _parse_python(text: str):
+    """A sympy object for an answer printed by Python/sympy ('sqrt(2)/2', 'x**2 + 1', 'oo'), or None.
+
+    parse_expr evaluates its input, so only arithmetic, brackets, known sympy names and short symbols get through.
+    """
+    if "\\" in text or "__" in text or re.search(r"[^\w\s+\-*/^().,\[\]]", text) or re.search(r"\.[A-Za-z_]", text):
+        return None
+    names = set(re.findall(r"[A-Za-z_]\w*", text))
+    if any(n not in _PY_NAMES and not re.fullmatch(r"[A-Za-z]\d*", n) for n in names):
+        return None
+    import sympy
+    from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
+
+    local = {n: getattr(sympy, n) for n in _PY_NAMES if n in names}
+    local.update({"I": sympy.I, "E": sympy.E, "oo": sympy.oo, "pi": sympy.pi})
+    try:
+        expr = parse_expr(text, local_dict=local, transformations=standard_transformations + (convert_xor,))
+    except (SyntaxError, TypeError, ValueError, AttributeError, NameError, ZeroDivisionError, TokenError):
+        return None
+    if isinstance(expr, (list, tuple, set)):
+        return sympy.FiniteSet(*expr) if isinstance(expr, set) else sympy.Tuple(*expr)
+    return expr
+
+
+try:  # the tokenizer error parse_expr raises on unbalanced input
+    from tokenize import TokenError
+except ImportError:  # pragma: no cover
+    TokenError = SyntaxError
+
+
+def _parse(text: str):
+    """A sympy object for one answer, as LaTeX or as printed Python, or None."""
+    if _PYTHONIC.search(text) and "\\" not in text:
+        expr = _parse_python(text)
+        if expr is not None:
+            return expr
+    return _parse_latex(text)
+
+
 @functools.lru_cache(maxsize=512)
-def _parse(latex: str):
+def _parse_latex(latex: str):
     """A sympy object for one answer (wrapped in $..$ so math-verify reads it as LaTeX), or None."""
     parse, _, config = _mv()
     out = parse(f"${latex}$", extraction_config=[config(boxed_match_priority=0)], parsing_timeout=None)
@@ -165,18 +209,45 @@ def _vector_as_tuple(s: str) -> str:
 def _symbolic(gold: str, pred: str) -> tuple[str, object]:
     """('equal'|'not-equal'|'parse-failed'|'too-large', gold value or None) from math-verify."""
     g_t, p_t = _vector_as_tuple(gold), _vector_as_tuple(pred)
-    if (g_t != gold) != (p_t != pred):  # only one side is a vector: compare both as tuples
-        gold, pred = g_t, p_t
+    if g_t != gold and p_t == pred and pred.lstrip().startswith("("):
+        gold = g_t  # a column vector against a tuple: compare both as tuples
+    elif p_t != pred and g_t == gold and gold.lstrip().startswith("("):
+        pred = p_t
     _, verify, _ = _mv()
-    g = _parse(gold)
-    p = _parse(pred)
+    g = _same_symbols(_parse(gold))
+    p = _same_symbols(_parse(pred))
     if g is None or p is None:
         return "parse-failed", g
     if _too_big(g) or _too_big(p):
         return "too-large", None
+    if "%" not in gold + pred:
+        # two real constants: 40 digits settle it, without sympy's slow simplify of their difference
+        vg, vp = _real_value(g), _real_value(p)
+        if vg is not None and vp is not None:
+            same = vg == vp or abs(vg - vp) <= Fraction(1, 10**30) * max(1, abs(vg))
+            return ("equal" if same else "not-equal"), g
     if verify(g, p, timeout_seconds=None, float_rounding=6):
         return "equal", g
     return "not-equal", g
+
+
+def _same_symbols(expr):
+    """expr with every free symbol made a plain real symbol of its name, and 'i' the imaginary unit.
+
+    LaTeX and printed Python give symbols different assumptions; x and x must still compare equal.
+    """
+    if expr is None:
+        return None
+    try:
+        from sympy import Expr, I, Symbol
+
+        syms = getattr(expr, "free_symbols", set())
+        if not syms or not isinstance(expr, Expr):
+            return expr
+        mapping = {s: (I if s.name == "i" else Symbol(s.name, real=True)) for s in syms if isinstance(s, Symbol)}
+        return expr.xreplace(mapping)
+    except Exception:  # noqa: BLE001 - odd objects (sets of relations) keep their own symbols
+        return expr
 
 
 def _real_value(expr) -> Fraction | None:
@@ -276,6 +347,12 @@ def _compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
         return UNCERTAIN, "no-gold"
     if g == p or _canon(g) == _canon(p):
         return CORRECT, "exact"
+    if "=" in p and "=" not in g:
+        rhs = nz.strip_assignments(p)
+        if rhs != p:
+            return _compare(g, rhs, symbolic)
+    if re.fullmatch(r"\[[^\[\]]*,[^\[\]]*\]", p) and not re.match(r"^[\[(].*[\])]$", g):
+        return _compare(g, p[1:-1], symbolic)  # a printed Python list of solutions
     gl = nz.choice_letter(g)
     if gl:
         pl = nz.choice_letter(p)

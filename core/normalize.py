@@ -34,7 +34,11 @@ _SIGNED_FRAC_RE = re.compile(r"^\\frac\{\s*(?P<sign>[-+−])\s*(?P<a>\d+)\s*\}\{
 _MIXED_RE = re.compile(r"^(?P<sign>[-+−]?)\s*(?P<w>\d+)\s*\\frac\{\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}$")
 # A unit after a number: CJK words, or a Latin word of two letters or more (single letters may be variables).
 _UNIT_TAIL = re.compile(r"^(?P<head>.*?\d\s*%?)\s*(?P<unit>(?:[A-Za-z]{2,}\.?|[\u4e00-\u9fff]+)(?:\s+(?:[A-Za-z]{2,}\.?|[\u4e00-\u9fff]+))*)$")
-_ASSIGN_RE = re.compile(r"^\s*(?:[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)\s*(?:=|\\approx|≈)\s*(?P<rhs>[^=<>]+)$")
+_ASSIGN_RE = re.compile(
+    r"^\s*(?:[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+(?:\{[A-Za-z]\})?|\\(?:mathbf|vec|bold|boldsymbol)\s*\{?[A-Za-z]\}?)"
+    r"\s*(?:=|\\approx|≈)\s*(?P<rhs>[^=<>]+)$",
+    re.DOTALL,
+)
 _ARITH_RE = re.compile(r"^(?:[\d\s+\-*/×÷().,=^{}]|\\(?:times|cdot|div|frac|left|right))+$")
 _BASE_RE = re.compile(r"^(?P<digits>[0-9A-Za-z]+)_\{?(?P<base>\d+)\}?$")
 _CHOICE_RE = re.compile(r"^\(?\s*(?P<l>[A-Ea-e])\s*\)?\.?$")
@@ -75,10 +79,33 @@ def unwrap_text(text: str) -> str:
     return text
 
 
+_UNICODE_MATH = [
+    (re.compile(r"√\s*\(([^()]*)\)"), r"\\sqrt{\1}"),
+    (re.compile(r"√\s*([0-9.]+|[A-Za-z])"), r"\\sqrt{\1}"),
+    (re.compile("∞"), r"\\infty "),
+    (re.compile("π"), r"\\pi "),
+    (re.compile("∪"), r"\\cup "),
+    (re.compile("∩"), r"\\cap "),
+    (re.compile("≤"), r"\\le "),
+    (re.compile("≥"), r"\\ge "),
+    (re.compile("≠"), r"\\ne "),
+    (re.compile("×"), r"\\times "),
+    (re.compile("[·⋅]"), r"\\cdot "),
+    (re.compile("÷"), r"\\div "),
+    (re.compile("∈"), r"\\in "),
+    (re.compile("[（]"), "("),
+    (re.compile("[）]"), ")"),
+    # a Chinese "or"/"and" between two pieces of mathematics separates answers
+    (re.compile(r"(?<=[^\u4e00-\u9fff\s])\s*(?:或者|或|和|以及|及|且)\s*(?=[^\u4e00-\u9fff\s])"), ", "),
+]
+
+
 def clean(answer: str) -> str:
     """A canonical printed form of an answer: no delimiters, sizing commands, degrees, currency or end punctuation."""
     s = strip_delimiters(answer)
     s = s.replace("\\%", "%").replace("％", "%").replace("，", ",").replace("−", "-").replace("：", ":")
+    for pattern, repl in _UNICODE_MATH:
+        s = pattern.sub(repl, s)
     for pattern, repl in _WRAPPERS:
         s = pattern.sub(repl, s)
     s = re.sub(r"\$", "", s)
@@ -117,6 +144,32 @@ def strip_assignment(s: str) -> str:
     """'x = 5' -> '5' (a single variable assigned a value); anything else unchanged."""
     m = _ASSIGN_RE.match(s)
     return m.group("rhs").strip() if m else s
+
+
+def split_top_level(s: str, sep: str = ",") -> list[str]:
+    """Split on `sep` where no bracket of any kind is open."""
+    parts, depth, cur = [], 0, []
+    for ch in s:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p.strip() for p in parts]
+
+
+def strip_assignments(s: str) -> str:
+    """'x = 5' -> '5'; 'x = 2, x = 3' -> '2, 3' (every part assigns a value); anything else unchanged."""
+    parts = split_top_level(s)
+    rhs = [strip_assignment(p) for p in parts]
+    if all(r != p for r, p in zip(rhs, parts)):
+        return ", ".join(rhs)
+    return s
 
 
 def strip_unit_words(s: str) -> str:

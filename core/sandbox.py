@@ -90,7 +90,10 @@ class SandboxPool:
     preload: modules imported once in the fork-server.
     mem_mb: address-space limit per block; fsize_mb: largest file a block may write;
     nproc: processes a block may have (as `nobody` when the caller is root);
-    max_output: bytes kept per stream (half head, half tail); drop_to: uid/gid used when root (None: stay).
+    max_output: bytes kept per stream (half head, half tail).
+    drop_to (when the caller is root): "auto" runs each concurrent slot as its own unprivileged uid (blocks
+    cannot signal or starve one another; RLIMIT_NPROC, which root ignores, then holds); an int is one
+    fixed uid (65534 = nobody); None keeps root (no process limit: only for trusted code).
     """
 
     def __init__(
@@ -101,7 +104,7 @@ class SandboxPool:
         fsize_mb: int = 64,
         nproc: int = 64,
         max_output: int = 64 * 1024,
-        drop_to: int | None = 65534,
+        drop_to: int | str | None = "auto",
         scratch_root: str | None = None,
     ):
         self.size = max(1, int(size or os.cpu_count() or 2))

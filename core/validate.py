@@ -294,18 +294,44 @@ def _same_number(ans, out) -> str | None:
     return None
 
 
-_GRADER_POOL = None
+class _GraderThread:
+    """One daemon thread for symbolic grading: off the main thread core.grading uses its helper process,
+    which warms up (seconds) once, in parallel with the code execution, instead of in the caller; being a
+    daemon, a warm-up still running never holds up the program's exit."""
+
+    def __init__(self):
+        import queue
+
+        self._q: queue.Queue = queue.Queue()
+        threading.Thread(target=self._loop, name="validate-grader", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            fn, args, kwargs, fut = self._q.get()
+            if fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(fn(*args, **kwargs))
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                    fut.set_exception(exc)
+
+    def submit(self, fn, *args, **kwargs):
+        from concurrent.futures import Future
+
+        fut: Future = Future()
+        self._q.put((fn, args, kwargs, fut))
+        return fut
+
+
+_GRADER: _GraderThread | None = None
 _GRADER_LOCK = threading.Lock()
 
 
-def _grader():
-    """One thread for symbolic grading: off the main thread core.grading uses its helper process, which
-    warms up (seconds) once, in parallel with the code execution, instead of in the caller."""
-    global _GRADER_POOL
+def _grader() -> _GraderThread:
+    global _GRADER
     with _GRADER_LOCK:
-        if _GRADER_POOL is None:
-            _GRADER_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate-grader")
-        return _GRADER_POOL
+        if _GRADER is None:
+            _GRADER = _GraderThread()
+        return _GRADER
 
 
 def prewarm_grader() -> None:

@@ -106,9 +106,20 @@ def test_cli_train_exits_at_once_and_job_finishes(ws, standins):
 
 
 def test_graceful_stop_uses_sigabrt_in_llamaboard_mode(ws, standins, monkeypatch):
-    job = _train(ws, monkeypatch, **LONG)
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard if hard != resource.RLIM_INFINITY else 1 << 30, hard))
+    try:
+        job = _train(ws, monkeypatch, **LONG)  # inherits a non-zero core limit from us...
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
     log = TrainerLog(job.output_dir)
     wait_for(lambda: log.poll() or log.progress.step and log.progress.step >= 3, what="training progress")
+    limits = f"/proc/{job.pid}/limits"
+    if os.path.exists(limits):  # ...which the wrapper drops: SIGABRT is the clean stop here, not a crash
+        core = next(line for line in open(limits) if line.startswith("Max core file size"))
+        assert core.split()[4] == "0"
     stopped = jobs.stop_job(ws, job.id, grace=20)
     assert stopped.state == "stopped"
     assert stopped.exit_code == 0  # the stand-in caught SIGABRT, finished the step and saved

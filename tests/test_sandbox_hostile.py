@@ -152,7 +152,7 @@ def test_killing_its_parents_does_not_hurt_the_caller(pool):
     grandparent = "int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])"
     r = pool.run(f"import os, signal\nos.kill({grandparent}, signal.SIGKILL)\n", timeout=5)
     assert r.status in ("error", "killed")
-    r = pool.run("import os, signal\nos.killpg(0, signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)\n", timeout=5)
+    r = pool.run("import os, signal\nos.kill(-1, signal.SIGKILL)\nos.killpg(0, signal.SIGKILL)\n", timeout=5)
     assert r.status in ("error", "killed")
     _still_works(pool)
 
@@ -199,3 +199,42 @@ def test_workers_die_with_their_owner_on_kill_9(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="separate uids per block need root to switch to them")
+def test_a_block_cannot_kill_a_concurrent_block(pool):
+    import shutil
+    import tempfile
+    import threading
+
+    shared = tempfile.mkdtemp(prefix="mb-test-victim-")
+    os.chmod(shared, 0o777)
+    try:
+        victim_code = (
+            "import os, time\n"
+            f"p = os.path.join({shared!r}, 'pid')\n"
+            "open(p + '.tmp', 'w').write(str(os.getpid()))\n"
+            "os.chmod(p + '.tmp', 0o644)\n"
+            "os.rename(p + '.tmp', p)\n"
+            f"while not os.path.exists(os.path.join({shared!r}, 'done')):\n    time.sleep(0.02)\n"
+            "print('alive')\n"
+        )
+        attacker_code = (
+            "import os, time, signal\n"
+            f"p = os.path.join({shared!r}, 'pid')\n"
+            "while not os.path.exists(p):\n    time.sleep(0.02)\n"
+            "pid = int(open(p).read())\n"
+            "try:\n    os.kill(pid, signal.SIGKILL)\n    print('killed it')\n"
+            "except PermissionError:\n    print('denied')\n"
+            "os.kill(-1, signal.SIGKILL)\n"
+            f"open(os.path.join({shared!r}, 'done'), 'w').close()\n"
+        )
+        out = {}
+        victim = threading.Thread(target=lambda: out.setdefault("v", pool.run(victim_code, timeout=20)))
+        victim.start()
+        attacker = pool.run(attacker_code, timeout=20)
+        victim.join()
+        assert attacker.stdout.startswith("denied")
+        assert out["v"].status == "ok" and out["v"].stdout == "alive\n"
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -44,6 +44,12 @@ async def test_search_and_filters_narrow_the_rows(tmp_path):
         no_code = screen.shown_rows
         assert len(no_code) == 1
         assert "0.25" in screen.dataset.problem(no_code[0])
+        screen.query_one("#data-code").value = "any"
+        screen.query_one("#data-dup").value = "dup"
+        await _settle(app, pilot)
+        dups = screen.shown_rows
+        assert len(dups) == 4  # two pairs: one with other punctuation, one reworded
+        assert {screen.clusters[i] for i in dups} == {1, 2}
 
 
 async def test_inline_edit_is_saved_on_disk_and_undo_restores_it(tmp_path):
@@ -88,12 +94,42 @@ async def test_a_broken_edit_is_refused_and_nothing_is_written(tmp_path):
         assert app.screen.editing == 0  # still in the editor, the text kept
 
 
+async def test_new_and_deleted_items_are_saved_and_undone(tmp_path):
+    ws, app = await _open(tmp_path)
+    path = ws.datasets_dir / SAMPLE
+    before = json.loads(path.read_text(encoding="utf-8"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await _settle(app, pilot)
+        after = json.loads(path.read_text(encoding="utf-8"))
+        assert after == before[1:]
+        await pilot.press("u")
+        await _settle(app, pilot)
+        assert json.loads(path.read_text(encoding="utf-8")) == before
+        await pilot.press("n")
+        await _settle(app, pilot)
+        assert screen.query_one("#data-list").current == 1
+        await pilot.press("e")
+        await pilot.pause()
+        screen.query_one("#data-editor").load_text("<<<human>>>\n题目：1+1=?\n<<<gpt>>>\n因此，答案是\\boxed{2}。\n")
+        await pilot.press("ctrl+s")
+        await _settle(app, pilot)
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        assert len(saved) == len(before) + 1
+        assert saved[1] == {"conversations": [{"from": "human", "value": "题目：1+1=?"},
+                                              {"from": "gpt", "value": "因此，答案是\\boxed{2}。"}]}
+
+
 async def test_validate_all_finishes_with_counts(tmp_path):
     ws, app = await _open(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await _settle(app, pilot)
         screen = app.screen
-        screen.code_timeout = 2.0
+        screen.code_timeout = 1.0
         await pilot.press("v")
         await _settle(app, pilot)
         counts = screen.last_counts

@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 
 from rich.console import Group
-from rich.markdown import Markdown
 from rich.rule import Rule
 from rich.text import Text
 from textual import on, work
@@ -25,6 +24,8 @@ STATUS_MARKS = {"match": ("✓", "green"), "mismatch": ("✗", "red"), "error": 
                 "timeout": ("⧗", "yellow"), "no_code": ("·", "dim"), "schema": ("§", "bold red")}
 ROLE_STYLES = {"human": "bold cyan", "gpt": "bold green", "observation": "bold yellow", "system": "bold magenta"}
 DATA_SUFFIXES = (".json", ".jsonl")
+ITEM_VIEW_DELAY = 0.08
+"""Seconds the cursor must rest on an item before the item view redraws."""
 
 
 class DatasetLoaded(Message):
@@ -80,6 +81,12 @@ class ValidationFinished(Message):
         self.error = error
 
 
+def _source_of(item: dict) -> str:
+    """Where an item came from, when it says so (`source` as merged or synthesized data write it)."""
+    value = item.get("source") if isinstance(item, dict) else None
+    return str(value) if value not in (None, "") else ""
+
+
 def _has_code(turns) -> bool:
     return any(t.role in ("gpt", "function_call") and "```" in t.content for t in turns)
 
@@ -91,6 +98,30 @@ def _matcher(query: str):
         return lambda text: regex.search(text) is not None
     needle = query.lower()
     return lambda text: needle in text.lower()
+
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def _turn_renderables(content: str) -> list:
+    """A turn as text with its fenced blocks shown as highlighted code (cheaper than full Markdown)."""
+    from rich.syntax import Syntax
+
+    out: list = []
+    position = 0
+    for match in _FENCE.finditer(content):
+        before = content[position:match.start()].strip("\n")
+        if before:
+            out.append(Text(before))
+        language = match.group(1).lower() or "text"
+        code = match.group(2).rstrip("\n")
+        out.append(Syntax(code, "python" if language in ("python", "py", "python3") else "text",
+                          theme="monokai", word_wrap=True, background_color="default"))
+        position = match.end()
+    rest = content[position:].strip("\n")
+    if rest:
+        out.append(Text(rest))
+    return out
 
 
 class DatasetScreen(WorkbenchScreen):
@@ -106,6 +137,8 @@ class DatasetScreen(WorkbenchScreen):
         Binding("ctrl+g,f10", "cancel_edit", "Cancel", id="dataset.cancel", tooltip="Leave the editor without saving"),
         Binding("u,ctrl+z", "undo", "Undo", id="dataset.undo", tooltip="Undo the last edit and save"),
         Binding("o", "open_editor", "$EDITOR", id="dataset.editor", tooltip="Open the item in $EDITOR"),
+        Binding("n", "new_item", "New item", id="dataset.new", tooltip="Add an item after this one and edit it"),
+        Binding("x,delete", "delete_item", "Delete item", id="dataset.delete", tooltip="Remove the item (asks first; u undoes)"),
         Binding("v", "validate", "Validate all", id="dataset.validate", tooltip="Run every item's code and compare outputs"),
         Binding("t", "stats", "Stats", id="dataset.stats", tooltip="Counts, lengths and status shares"),
         Binding("f", "focus_filters", "Filters", id="dataset.filters", tooltip="Move to the filter selectors"),
@@ -118,7 +151,9 @@ class DatasetScreen(WorkbenchScreen):
         self.statuses: dict[int, str] = {}
         """Validation status per item index (from validate-all)."""
         self.clusters: dict[int, int] = {}
-        """Duplicate cluster id per item index (items in no cluster are absent)."""
+        """Duplicate cluster number (1-based) per item index (items in no cluster are absent)."""
+        self.cluster_list: list = []
+        """core.dedupe.Cluster objects of the loaded file, largest first."""
         self.checks: dict[int, object] = {}
         """core.validate.ItemCheck per item index, from the last validate-all."""
         self.last_counts: dict[str, int] = {}
@@ -126,6 +161,9 @@ class DatasetScreen(WorkbenchScreen):
         self.code_timeout = 10.0
         """Seconds each item's code may run during validate-all."""
         self.editing: int | None = None
+        self._pending_item: int | None = None
+        self._focus_after_save: int | None = None
+        self._item_timer = None
         self._code_cache: dict[int, bool] = {}
 
     def compose_body(self) -> ComposeResult:
@@ -141,6 +179,7 @@ class DatasetScreen(WorkbenchScreen):
                              allow_blank=False, id="data-code")
                 yield Select([("dups: any", "any"), ("in a dup cluster", "dup")], value="any", allow_blank=False,
                              id="data-dup")
+                yield Select([("source: any", "any")], value="any", allow_blank=False, id="data-source")
             with Horizontal(id="data-main"):
                 with Vertical(id="data-left"):
                     yield Static("", id="data-count")
@@ -201,23 +240,36 @@ class DatasetScreen(WorkbenchScreen):
             return
         self.dataset = message.dataset
         self.statuses, self.clusters, self._code_cache, self.checks = {}, {}, {}, {}
+        self.cluster_list = []
         self.load_clusters(message.dataset)
+        self._show_sources(message.dataset)
         self.apply_filters()
 
     @work(thread=True, exclusive=True, group="data-dedupe", exit_on_error=False)
     def load_clusters(self, dataset) -> None:
-        """Near-duplicate clusters from core, when core offers de-duplication."""
-        try:
-            from core.dedupe import find_clusters  # type: ignore[import-not-found]
-        except ImportError:
-            return
-        clusters = find_clusters([dataset.problem(i) for i in range(len(dataset))])
-        mapping = {index: number for number, cluster in enumerate(clusters) for index in cluster}
-        self.app.call_from_thread(self._set_clusters, mapping)
+        """Exact and near-duplicate clusters of the problems, from core.dedupe."""
+        from core.dedupe import find_duplicates
 
-    def _set_clusters(self, mapping: dict[int, int]) -> None:
+        clusters = find_duplicates([dataset.problem(i) for i in range(len(dataset))])
+        mapping = {index: number for number, cluster in enumerate(clusters, start=1) for index in cluster.members}
+        self.app.call_from_thread(self._set_clusters, mapping, clusters)
+
+    def _set_clusters(self, mapping: dict[int, int], clusters: list) -> None:
         self.clusters = mapping
+        self.cluster_list = clusters
         self.query_one(ItemList).invalidate()
+        if self.query_one("#data-dup", Select).value == "dup":
+            self.apply_filters()
+
+    def _show_sources(self, dataset) -> None:
+        """Offer the items' `source` values (merged and synthesized data carry one) as a filter."""
+        counts = Counter(_source_of(item) for item in dataset.items)
+        select = self.query_one("#data-source", Select)
+        options = [("source: any", "any")] + [(f"{name} ({n})", name) for name, n in counts.most_common() if name]
+        with select.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = "any"
+        select.display = len(options) > 1
 
     # rows ---------------------------------------------------------------------------------
     def _row_text(self, index: int) -> Text:
@@ -245,6 +297,7 @@ class DatasetScreen(WorkbenchScreen):
     @on(Select.Changed, "#data-status")
     @on(Select.Changed, "#data-code")
     @on(Select.Changed, "#data-dup")
+    @on(Select.Changed, "#data-source")
     def _filters_changed(self) -> None:
         self.apply_filters()
 
@@ -256,10 +309,11 @@ class DatasetScreen(WorkbenchScreen):
         status = str(self.query_one("#data-status", Select).value)
         code = str(self.query_one("#data-code", Select).value)
         dup = str(self.query_one("#data-dup", Select).value)
-        self.filter_rows(self.dataset, query, status, code, dup)
+        source = str(self.query_one("#data-source", Select).value)
+        self.filter_rows(self.dataset, query, status, code, dup, source)
 
     @work(thread=True, exclusive=True, group="data-filter", exit_on_error=False)
-    def filter_rows(self, dataset, query: str, status: str, code: str, dup: str) -> None:
+    def filter_rows(self, dataset, query: str, status: str, code: str, dup: str, source: str = "any") -> None:
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
@@ -277,6 +331,8 @@ class DatasetScreen(WorkbenchScreen):
                 continue
             if dup == "dup" and index not in clusters:
                 continue
+            if source != "any" and _source_of(dataset[index]) != source:
+                continue
             if code != "any" or match is not None:
                 turns = dataset.turns(index)
                 if code != "any" and self._code(index, turns) != (code == "yes"):
@@ -289,6 +345,8 @@ class DatasetScreen(WorkbenchScreen):
     def on_rows_filtered(self, message: RowsFiltered) -> None:
         item_list = self.query_one(ItemList)
         keep = item_list.current
+        if self._focus_after_save is not None:
+            keep, self._focus_after_save = self._focus_after_save, None
         item_list.set_rows(message.rows, keep=keep)
         total = len(self.dataset) if self.dataset is not None else 0
         name = self.dataset.path.name if self.dataset is not None and self.dataset.path else ""
@@ -302,7 +360,19 @@ class DatasetScreen(WorkbenchScreen):
 
     # item view ----------------------------------------------------------------------------
     def on_item_list_highlighted(self, message: ItemList.Highlighted) -> None:
+        # Drawing an item (markdown, highlighted code) is the slow part of moving: wait until the cursor rests.
+        self._pending_item = message.index
+        if self._item_timer is not None:
+            self._item_timer.stop()
+        self._item_timer = self.set_timer(ITEM_VIEW_DELAY, self._show_pending_item)
+
+    def on_item_list_chosen(self, message: ItemList.Chosen) -> None:
         self._show_item(message.index)
+        self.query_one("#data-view").focus()
+
+    def _show_pending_item(self) -> None:
+        self._item_timer = None
+        self._show_item(self._pending_item)
 
     def _show_item(self, index: int | None) -> None:
         view = self.query_one("#data-item", Static)
@@ -315,6 +385,12 @@ class DatasetScreen(WorkbenchScreen):
         where = f"{ds.path.name}:{line}" if ds.path and line else ""
         status = self.statuses.get(index, "not validated")
         parts.append(Text(f"item {index + 1}  {where}  status: {status}", style="bold"))
+        number = self.clusters.get(index)
+        if number is not None and number <= len(self.cluster_list):
+            cluster = self.cluster_list[number - 1]
+            others = ", ".join(str(m + 1) for m in cluster.members if m != index)
+            parts.append(Text(f"  {cluster.kind} duplicate (cluster ≈{number}, similarity {cluster.similarity:.2f}) of item {others}",
+                              style="yellow"))
         check = self.checks.get(index)
         if check is not None:
             for problem in list(check.schema_errors) + list(check.warnings):
@@ -330,7 +406,7 @@ class DatasetScreen(WorkbenchScreen):
                 parts.append(Text(f"  answer {check.answer}: {check.answer_reason}", style="yellow"))
         for number, turn in enumerate(ds.turns(index)):
             parts.append(Rule(f"{number} {turn.role}", style=ROLE_STYLES.get(turn.role, "red"), align="left"))
-            parts.append(Markdown(turn.content, code_theme="monokai") if "```" in turn.content else Text(turn.content))
+            parts.extend(_turn_renderables(turn.content))
         extra = {k: v for k, v in ds[index].items() if k not in ("conversations", "messages")}
         if extra:
             parts.append(Rule("other fields", style="dim", align="left"))
@@ -391,6 +467,32 @@ class DatasetScreen(WorkbenchScreen):
                 self.checks.pop(index, None)
                 self._code_cache.pop(index, None)
         self._after_change(None, f"undo {label or ''}".strip())
+
+    def action_new_item(self) -> None:
+        if self.dataset is None:
+            return
+        current = self.query_one(ItemList).current
+        at = len(self.dataset) if current is None else current + 1
+        self.dataset.add_item([("human", ""), ("gpt", "")], index=at)
+        self.statuses, self.checks, self._code_cache = {}, {}, {}  # indices after *at* moved
+        self._after_change(None, "new item")
+        self._focus_after_save = at
+        self.notify("Item added; e edits it, u removes it again.", title="Dataset")
+
+    def action_delete_item(self) -> None:
+        index = self.query_one(ItemList).current
+        if index is None or self.dataset is None:
+            return
+        from tui.widgets.jobs_confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.dataset is not None:
+                self.dataset.remove_item(index)
+                self.statuses, self.checks, self._code_cache = {}, {}, {}
+                self._after_change(None, f"delete item {index + 1}")
+
+        problem = one_line(self.dataset.problem(index), 70)
+        self.app.push_screen(ConfirmScreen(f"Delete item {index + 1}?\n{problem}", yes="Delete"), answered)
 
     def action_open_editor(self) -> None:
         from core.dataset import edit_item_in_editor

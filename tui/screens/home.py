@@ -90,7 +90,8 @@ class HomeScreen(WorkbenchScreen):
         self.query_one(ItemTable).focus()
 
     def on_screen_resume(self) -> None:
-        self.action_reload()
+        # Listing runs reads every results file: let the first frame paint before it competes for the GIL.
+        self.call_after_refresh(self.action_reload)
 
     def action_reload(self) -> None:
         self.read_workspace()

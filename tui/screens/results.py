@@ -37,6 +37,41 @@ COLUMNS = [
 ]
 
 
+def build_rows(snapshot: RunSnapshot) -> tuple[list[tuple[str, ...]], list[str], list[str]]:
+    """Table rows, lower-cased search text and verdict of every record (done in the loading worker)."""
+    rows: list[tuple[str, ...]] = []
+    haystacks: list[str] = []
+    verdicts: list[str] = []
+    for n, record in enumerate(snapshot.records, 1):
+        verdict = snapshot.verdict_of(record)
+        latency = record.get("latency")
+        pred = record.get("pred_answer")
+        verdicts.append(verdict)
+        rows.append((
+            str(n), str(record.get("id")), verdict + ("*" if snapshot.is_human(record) else ""),
+            str(record.get("level") or ""), str(record.get("subject") or ""),
+            one_line(record.get("gold_answer"), 40), one_line(pred if pred is not None else "—", 40),
+            str(record.get("reason") or record.get("error") or ""),
+            f"{latency:.1f}" if isinstance(latency, (int, float)) else "",
+            one_line(record.get("question"), 300),
+        ))
+        haystacks.append(" ".join(
+            str(x) for x in (record.get("id"), record.get("question"), record.get("gold_answer"), pred,
+                             record.get("reason"), record.get("error")) if x is not None
+        ).lower())
+    return rows, haystacks, verdicts
+
+
+class RowsBuilt(RunLoaded):
+    """A run was read and its table rows built."""
+
+    def __init__(self, snapshot: RunSnapshot, rows: list, haystacks: list[str], verdicts: list[str]) -> None:
+        super().__init__(snapshot)
+        self.rows = rows
+        self.haystacks = haystacks
+        self.verdicts = verdicts
+
+
 class ResultsScreen(WorkbenchScreen):
     """All items of the app's current run in a table that draws only visible rows."""
 
@@ -96,38 +131,17 @@ class ResultsScreen(WorkbenchScreen):
         except (OSError, ValueError) as exc:
             self.post_message(RunLoadFailed(path, str(exc)))
             return
-        self.post_message(RunLoaded(snapshot))
+        self.post_message(RowsBuilt(snapshot, *build_rows(snapshot)))
 
     @on(RunLoadFailed)
     def load_failed(self, message: RunLoadFailed) -> None:
         self.query_one("#results-status", Static).update(f"[red]{message.path}: {message.reason}[/red]")
 
-    @on(RunLoaded)
-    def loaded(self, message: RunLoaded) -> None:
+    @on(RowsBuilt)
+    def loaded(self, message: RowsBuilt) -> None:
         snapshot = message.snapshot
         self.snapshot = snapshot
-        self.rows, self.haystacks, self.verdicts = [], [], []
-        for n, record in enumerate(snapshot.records, 1):
-            verdict = snapshot.verdict_of(record)
-            human = snapshot.is_human(record)
-            latency = record.get("latency")
-            self.verdicts.append(verdict)
-            self.rows.append((
-                str(n),
-                str(record.get("id")),
-                verdict + ("*" if human else ""),
-                str(record.get("level") or ""),
-                str(record.get("subject") or ""),
-                one_line(record.get("gold_answer"), 40),
-                one_line(record.get("pred_answer") if record.get("pred_answer") is not None else "—", 40),
-                str(record.get("reason") or record.get("error") or ""),
-                f"{latency:.1f}" if isinstance(latency, (int, float)) else "",
-                one_line(record.get("question"), 300),
-            ))
-            self.haystacks.append(" ".join(
-                str(x) for x in (record.get("id"), record.get("question"), record.get("gold_answer"),
-                                 record.get("pred_answer"), record.get("reason"), record.get("error")) if x is not None
-            ).lower())
+        self.rows, self.haystacks, self.verdicts = message.rows, message.haystacks, message.verdicts
         if snapshot.problems:
             self.notify("\n".join(snapshot.problems[:5]), title="Skipped lines", severity="warning")
         self.refilter(keep_cursor=False)

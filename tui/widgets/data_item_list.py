@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 from rich.segment import Segment
 from rich.text import Text
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -28,8 +28,8 @@ class ItemList(ScrollView, can_focus=True):
     ItemList:blur > .item-list--cursor { background: $block-cursor-blurred-background; }
     """
     BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False, id="itemlist.up"),
-        Binding("down,j", "cursor_down", "Down", show=False, id="itemlist.down"),
+        Binding("up", "cursor_up", "Up", show=False, id="itemlist.up"),
+        Binding("down", "cursor_down", "Down", show=False, id="itemlist.down"),
         Binding("pageup", "page_up", "Page up", show=False, id="itemlist.pageup"),
         Binding("pagedown", "page_down", "Page down", show=False, id="itemlist.pagedown"),
         Binding("home", "first", "First", show=False, id="itemlist.first"),
@@ -125,8 +125,12 @@ class ItemList(ScrollView, can_focus=True):
         return Strip(segments, width).crop(0, width)
 
     def watch_cursor(self, old: int, new: int) -> None:
+        top = int(self.scroll_offset.y)
         self._scroll_cursor_into_view()
-        self.refresh()
+        if int(self.scroll_offset.y) == top:
+            # Only the two rows that changed are redrawn; a scroll redraws everything anyway.
+            width = self.size.width
+            self.refresh(Region(0, old - top, width, 1), Region(0, new - top, width, 1))
         self.post_message(self.Highlighted(self.current))
 
     def _scroll_cursor_into_view(self) -> None:

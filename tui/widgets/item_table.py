@@ -40,12 +40,12 @@ class ItemTable(ScrollView, can_focus=True):
     ItemTable:blur > .item-table--cursor { background: $block-cursor-blurred-background; }
     """
     BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
-        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
-        Binding("home,ctrl+home", "jump(0)", "First", show=False),
-        Binding("end,ctrl+end", "jump(-1)", "Last", show=False),
+        Binding("up", "cursor(-1)", "Up", show=False, id="table.up"),
+        Binding("down", "cursor(1)", "Down", show=False, id="table.down"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="table.page-up"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="table.page-down"),
+        Binding("home,ctrl+home", "jump(0)", "First", show=False, id="table.first"),
+        Binding("end,ctrl+end", "jump(-1)", "Last", show=False, id="table.last"),
         Binding("enter", "select", "Open", id="table.open", tooltip="Open the highlighted row", show=False),
     ]
 

@@ -52,7 +52,7 @@ class LogTail(Vertical):
 
     DEFAULT_CSS = """
     LogTail { height: 1fr; }
-    LogTail > Input { height: 3; }
+    LogTail > Input { height: 1; margin: 0 0 0 1; }
     LogTail > Log { height: 1fr; }
     """
 
@@ -64,7 +64,7 @@ class LogTail(Vertical):
         self.follower: FileFollower | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=self._placeholder, classes="log-filter")
+        yield Input(placeholder=self._placeholder, classes="log-filter", compact=True)
         yield Log(max_lines=self._lines.maxlen, classes="log-lines")
 
     @property

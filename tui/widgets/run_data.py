@@ -8,6 +8,8 @@ from typing import Any
 
 from textual.message import Message
 
+from core.runs import effective_verdict
+
 
 @dataclass
 class RunSnapshot:
@@ -25,8 +27,6 @@ class RunSnapshot:
 
     def verdict_of(self, record: dict[str, Any]) -> str:
         """The verdict that counts for *record* ("error" when it errored without a verdict)."""
-        from core.runs import effective_verdict
-
         verdict = effective_verdict(record, self.adjudications)
         if verdict is None:
             return "error" if record.get("error") else "uncertain"

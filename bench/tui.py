@@ -1,0 +1,184 @@
+"""Workbench speed, each beside a baseline measured in the same run; prints the ratios.
+
+1. start-up to first paint: `mathbench`'s app on the sample workspace vs a bare Textual app;
+2. opening a 5,000-item run in the results browser vs reading the same JSONL with plain Python;
+3. keypress to next item in adjudication vs appending+fsyncing one JSON line with plain Python
+   (the least a saved verdict can cost) and vs a bare Textual key-to-repaint.
+
+Run: .venv/bin/python bench/tui.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FIRST_PAINT = r"""
+import sys, time
+t0 = float(sys.argv[1])
+{setup}
+async def auto_pilot(pilot):
+    await pilot.pause()
+    print("painted", time.time() - t0, flush=True)
+    pilot.app.exit()
+app.run(headless=True, size=(160, 48), auto_pilot=auto_pilot)
+"""
+
+BARE_SETUP = """
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+class Bare(App):
+    def compose(self):
+        yield Header(); yield Static("bare"); yield Footer()
+app = Bare()
+"""
+
+WORKBENCH_SETUP = """
+from core.workspace import open_workspace
+from tui.app import MathbenchApp
+app = MathbenchApp(open_workspace(sys.argv[2]))
+"""
+
+
+def first_paint(setup: str, workspace: str) -> float:
+    """Seconds from launching a Python process to the app's first painted frame."""
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-c", FIRST_PAINT.format(setup=setup), repr(t0), workspace],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    line = next(line for line in out.stdout.splitlines() if line.startswith("painted"))
+    return float(line.split()[1])
+
+
+async def open_big_run(run_dir: Path) -> float:
+    """Seconds from pressing 3 to the results table holding every row."""
+    from core.workspace import open_workspace
+    from tests.support.tui_runs import wait_until
+    from tui.app import MathbenchApp
+
+    app = MathbenchApp(open_workspace(run_dir.parent.parent), run_dir=run_dir)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        t0 = time.perf_counter()
+        await pilot.press("3")
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.snapshot is not None and len(screen.shown) == 5000, step=0.005)
+        await pilot.pause()
+        return time.perf_counter() - t0
+
+
+def plain_read(run_dir: Path) -> float:
+    t0 = time.perf_counter()
+    with open(run_dir / "results.jsonl", encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh]
+    assert len(records) == 5000
+    return time.perf_counter() - t0
+
+
+async def adjudication_keypresses(run_dir: Path, n: int) -> list[float]:
+    """Seconds from each y press to the next item being shown (its verdict fsynced first)."""
+    from core.workspace import open_workspace
+    from tests.support.tui_runs import wait_until
+    from tui.app import MathbenchApp
+
+    app = MathbenchApp(open_workspace(run_dir.parent.parent), start="adjudicate", run_dir=run_dir)
+    times = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.state is not None)
+        for _ in range(n):
+            before = screen.state.reviewed
+            t0 = time.perf_counter()
+            await pilot.press("y")
+            await wait_until(pilot, lambda: screen.state.reviewed == before + 1, step=0.001)
+            await pilot.pause()
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def plain_fsync_appends(path: Path, n: int) -> list[float]:
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"id": f"p-{i}", "verdict": "correct", "time": time.time()}) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+async def bare_keypresses(n: int) -> list[float]:
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Bare(App):
+        BINDINGS = [("y", "bump", "bump")]
+        count = 0
+
+        def compose(self):
+            yield Static("0")
+
+        def action_bump(self):
+            self.count += 1
+            self.query_one(Static).update(str(self.count))
+
+    app = Bare()
+    times = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await pilot.press("y")
+            await pilot.pause()
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def ms(seconds: float) -> str:
+    return f"{1000 * seconds:8.1f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="start-ups per app (median reported)")
+    parser.add_argument("--presses", type=int, default=30, help="adjudication key presses")
+    args = parser.parse_args()
+
+    from core.workspace import open_workspace
+    from tests.support.tui_runs import make_run
+
+    tmp = Path(tempfile.mkdtemp(prefix="mathbench-bench-"))
+    sample_ws = str(open_workspace(tmp / "sample").root)
+    big_ws = open_workspace(tmp / "big", sample=False)
+    big_run = make_run(big_ws.runs_dir / "big", 5000)
+
+    print(f"mathbench TUI bench (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+    bare = statistics.median(first_paint(BARE_SETUP, sample_ws) for _ in range(args.repeat))
+    ours = statistics.median(first_paint(WORKBENCH_SETUP, sample_ws) for _ in range(args.repeat))
+    print(f"start-up to first paint   workbench {ms(ours)}   bare Textual app {ms(bare)}   ratio {ours / bare:.2f}x")
+
+    plain = statistics.median(plain_read(big_run) for _ in range(3))
+    opened = statistics.median(asyncio.run(open_big_run(big_run)) for _ in range(3))
+    print(f"open a 5,000-item run     results screen {ms(opened)}   plain json.loads {ms(plain)}   "
+          f"ratio {opened / plain:.1f}x")
+
+    keys = statistics.median(asyncio.run(adjudication_keypresses(big_run, args.presses)))
+    fsyncs = statistics.median(plain_fsync_appends(tmp / "plain.jsonl", args.presses))
+    bare_keys = statistics.median(asyncio.run(bare_keypresses(args.presses)))
+    print(f"adjudication key to next  workbench {ms(keys)}   plain append+fsync {ms(fsyncs)}   "
+          f"bare Textual key {ms(bare_keys)}   ratio {keys / (fsyncs + bare_keys):.2f}x of the two together")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
