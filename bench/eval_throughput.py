@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -100,32 +101,59 @@ async def mathbench(problems, base_url: str, concurrency: int, model: str) -> tu
     return wall, summary
 
 
+def _child(args) -> int:
+    """One client in its own fresh process, so neither client's children or threads disturb the other."""
+    problems = load_benchmark("gsm8k", limit=args.n)
+    if args.only == "mathbench":
+        wall, summary = asyncio.run(mathbench(problems, args.url, args.concurrency, "demo-pot"))
+        out = {"wall": wall, "correct": summary.correct, "errors": summary.errors, "total": summary.total}
+    else:
+        wall, correct = asyncio.run(reference(problems, args.url, args.concurrency, "demo-pot"))
+        out = {"wall": wall, "correct": correct, "errors": 0, "total": len(problems)}
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+def _run_child(which: str, url: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--only", which, "--url", url, "--n", str(args.n),
+           "--concurrency", str(args.concurrency)]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{which} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency", type=float, default=0.25)
     ap.add_argument("--sympy", action="store_true", help="the model's code imports sympy, as real PoT code often does")
+    ap.add_argument("--only", choices=("mathbench", "reference"), help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    problems = load_benchmark("gsm8k", limit=args.n)
+    if args.only:
+        return _child(args)
     preamble = "import sympy as sp" if args.sympy else "import math"
     server, url = start_server(args.latency, preamble)
     try:
         rounds = 2  # one code block per problem: ask, then answer after the output
-        ideal = len(problems) / args.concurrency * rounds * args.latency
-        mb_wall, summary = asyncio.run(mathbench(problems, url, args.concurrency, "demo-pot"))
-        ref_wall, ref_correct = asyncio.run(reference(problems, url, args.concurrency, "demo-pot"))
+        ideal = args.n / args.concurrency * rounds * args.latency
+        mb = _run_child("mathbench", url, args)
+        ref = _run_child("reference", url, args)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(f"eval throughput: {len(problems)} GSM8K problems, {args.concurrency} in flight, "
-          f"server latency {args.latency:g}s, code preamble {preamble!r}, {os.cpu_count()} CPUs")
-    print(f"  ideal (server-bound)        {ideal:7.2f} s   = {len(problems)}/{args.concurrency} x {rounds} rounds x "
+    load = os.getloadavg()[0]
+    print(f"eval throughput: {args.n} GSM8K problems, {args.concurrency} in flight, server latency "
+          f"{args.latency:g}s, code preamble {preamble!r}, {os.cpu_count()} CPUs, load average {load:.1f}")
+    print(f"  ideal (server-bound)        {ideal:7.2f} s   = {args.n}/{args.concurrency} x {rounds} rounds x "
           f"{args.latency:g}s")
-    print(f"  mathbench run_eval          {mb_wall:7.2f} s   {summary.correct}/{summary.total} correct, "
-          f"{summary.errors} errors (sandbox + grader + fsync per record)")
-    print(f"  reference (fresh python3)   {ref_wall:7.2f} s   {ref_correct}/{len(problems)} correct")
-    print(f"  mathbench vs reference: {ref_wall / mb_wall:.2f}x faster; ideal / mathbench = {ideal / mb_wall:.0%}")
+    print(f"  mathbench run_eval          {mb['wall']:7.2f} s   {mb['correct']}/{mb['total']} correct, "
+          f"{mb['errors']} errors (sandbox + grader + fsync per record)")
+    print(f"  reference (fresh python3)   {ref['wall']:7.2f} s   {ref['correct']}/{ref['total']} correct")
+    print(f"  mathbench vs reference: {ref['wall'] / mb['wall']:.2f}x faster; "
+          f"ideal / mathbench = {ideal / mb['wall']:.0%}")
     return 0
 
 

@@ -383,7 +383,10 @@ def _supervise(conn: socket.socket, cfg: dict) -> None:
         os.close(out_w)
         os.close(err_w)
         conn.sendall(b"A")  # started: the caller's own safety clock begins now
-        pidfd = os.pidfd_open(runner_pid)
+        try:
+            pidfd = os.pidfd_open(runner_pid)
+        except (AttributeError, OSError):
+            pidfd = None  # kernels before 5.3: poll for the runner's exit instead
         caps = {out_r: _Capture(cap), err_r: _Capture(cap)}
         open_fds = {out_r, err_r}
         deadline = start + timeout
@@ -395,11 +398,16 @@ def _supervise(conn: socket.socket, cfg: dict) -> None:
                 timed_out = True
                 break
             try:
-                ready, _, _ = select.select(list(open_fds) + [pidfd], [], [], remaining)
+                ready, _, _ = select.select(list(open_fds) + ([pidfd] if pidfd is not None else []), [], [],
+                                            remaining if pidfd is not None else min(remaining, 0.01))
             except InterruptedError:
                 continue
+            if pidfd is None:
+                pid, st = os.waitpid(runner_pid, os.WNOHANG)
+                if pid:
+                    status_code = st
             for fd in ready:
-                if fd == pidfd:
+                if pidfd is not None and fd == pidfd:
                     _, status_code = os.waitpid(runner_pid, 0)
                     continue
                 chunk = os.read(fd, 1 << 16)

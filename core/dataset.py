@@ -92,25 +92,41 @@ def _detect_layout(text: str, container: str) -> Layout:
     return Layout("json", None, ensure_ascii, (",", ":") if compact else None, trailing)
 
 
-def _item_offsets(text: str) -> list[int]:
-    """Start offsets of the elements of a top-level JSON array (for locating item N in the file)."""
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _scan_array(text: str) -> tuple[list, list[int]]:
+    """Parse a top-level JSON array in one pass, returning its elements and where each starts.
+
+    Raises json.JSONDecodeError (with line and column) exactly where json.loads would fail.
+    """
     dec = json.JSONDecoder()
-    offsets: list[int] = []
-    ws = re.compile(r"\s*")
-    pos = ws.match(text, 0).end()
+    ws = _WS.match
+    pos = ws(text, 0).end()
     if pos >= len(text) or text[pos] != "[":
-        return offsets
-    pos = ws.match(text, pos + 1).end()
+        raise json.JSONDecodeError("Expecting '['", text, pos)
+    pos = ws(text, pos + 1).end()
+    items: list = []
+    offsets: list[int] = []
     if pos < len(text) and text[pos] == "]":
-        return offsets
-    while pos < len(text):
-        offsets.append(pos)
-        _, pos = dec.raw_decode(text, pos)
-        pos = ws.match(text, pos).end()
-        if pos >= len(text) or text[pos] != ",":
-            break
-        pos = ws.match(text, pos + 1).end()
-    return offsets
+        pos += 1
+    else:
+        while True:
+            offsets.append(pos)
+            obj, pos = dec.raw_decode(text, pos)
+            items.append(obj)
+            pos = ws(text, pos).end()
+            if pos < len(text) and text[pos] == ",":
+                pos = ws(text, pos + 1).end()
+                continue
+            if pos < len(text) and text[pos] == "]":
+                pos += 1
+                break
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+    pos = ws(text, pos).end()
+    if pos != len(text):
+        raise json.JSONDecodeError("Extra data", text, pos)
+    return items, offsets
 
 
 def parse_items(text: str, path: str | Path | None = None) -> tuple[list[dict], Layout, list[int]]:
@@ -122,17 +138,14 @@ def parse_items(text: str, path: str | Path | None = None) -> tuple[list[dict], 
     jsonl = str(path or "").endswith(".jsonl") or first == "{"
     if first == "[" and not str(path or "").endswith(".jsonl"):
         try:
-            data = json.loads(stripped)
+            data, offsets = _scan_array(stripped)
         except json.JSONDecodeError as exc:
             raise DatasetError(path, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
-        if not isinstance(data, list):
-            raise DatasetError(path, "expected a JSON array of items", 1, 1)
-        offsets = _item_offsets(stripped)
-        lines = _offsets_to_lines(stripped, offsets) if len(offsets) == len(data) else [1] * len(data)
+        lines = _offsets_to_lines(stripped, offsets)
         for i, item in enumerate(data):
             if not isinstance(item, dict):
                 raise DatasetError(path, f"item {i} is a {type(item).__name__}, expected an object", lines[i],
-                                   _line_col(stripped, offsets[i])[1] if i < len(offsets) else None)
+                                   _line_col(stripped, offsets[i])[1])
         return data, _detect_layout(stripped, "json"), lines
     if not jsonl:
         raise DatasetError(path, f"expected '[' (JSON array) or '{{' (JSON lines), found {first!r}",

@@ -17,6 +17,7 @@ from typing import Any
 from core.benchmarks import Problem, benchmark_label, load_benchmark, resolve_spec
 from core.client import ChatClient, ChatError, RetryInfo, Sampling, preflight
 from core.pot import PotTrace, load_prompt, solve
+from core.report import wilson_interval
 
 # Fields of the manifest that must match when a run is resumed (else its results would mix two setups).
 RESUME_KEYS = ("benchmark_spec", "model", "sampling", "prompt_name", "max_rounds", "limit", "levels",
@@ -155,19 +156,8 @@ class RunSummary:
         return d
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float | None, float | None]:
-    """Wilson score interval for a proportion (95% by default); (None, None) when n is 0."""
-    if n <= 0:
-        return None, None
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 class _Tally:
-    """Live counts; accuracy is correct / graded items (errored items are not graded)."""
+    """Live counts; accuracy = correct / items done, errored items counting as not correct (as in reports)."""
 
     def __init__(self, total: int, records: Sequence[dict]) -> None:
         self.total = total
@@ -196,16 +186,15 @@ class _Tally:
 
     def snapshot(self) -> Progress:
         c = self.counts
-        graded = c["correct"] + c["wrong"] + c["uncertain"]
-        lo, hi = wilson_interval(c["correct"], graded)
         elapsed = time.monotonic() - self.started
         done = len(self.by_id)
+        lo, hi = wilson_interval(c["correct"], done) if done else (None, None)
         rate = self.session_done / elapsed if elapsed > 0 and self.session_done else None
         remaining = max(0, self.total - done)
         eta = remaining / rate if rate else (0.0 if remaining == 0 else None)
         return Progress(total=self.total, done=done, correct=c["correct"], wrong=c["wrong"],
                         uncertain=c["uncertain"], errors=c["errors"],
-                        accuracy=(c["correct"] / graded) if graded else None, ci_low=lo, ci_high=hi,
+                        accuracy=(c["correct"] / done) if done else None, ci_low=lo, ci_high=hi,
                         elapsed=elapsed, rate=rate, eta=eta, in_flight=self.in_flight, retries=self.retries)
 
 
@@ -371,17 +360,26 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
     client = ChatClient(config.base_urls, config.model, api_key=config.api_key, sampling=config.sampling,
                         concurrency=config.concurrency, timeout=config.timeout, max_retries=config.max_retries,
                         stream=config.stream, on_retry=on_retry, backoff_base=config.backoff_base)
+    if config.preflight:
+        try:
+            checks = await preflight(client)
+        finally:
+            await client.aclose()
+        if not any(c["ok"] for c in checks.values()):
+            errors = "; ".join(f"{u}: {c['error']}" for u, c in checks.items())
+            raise EvalError(f"no endpoint answered GET /v1/models ({errors})")
+        manifest["served_models"] = {u: c["models"] for u, c in checks.items()}
+        missing = {u: c["models"] for u, c in checks.items()
+                   if c["ok"] and config.model not in c["models"] and c["models"] != ["gpt-3.5-turbo"]}
+        if missing and len(missing) == sum(c["ok"] for c in checks.values()):
+            # LLaMA-Factory's api lists gpt-3.5-turbo and accepts any name; vLLM answers 404 to a wrong one.
+            served = "; ".join(f"{u}: {', '.join(m) or 'nothing'}" for u, m in missing.items())
+            raise EvalError(f"model {config.model!r} is not served ({served})")
     writer = run.open_writer()  # raises RunLocked for a second writer
     session = {"started": time.time(), "finished": None, "items": 0, "base_urls": list(config.base_urls)}
     tally: _Tally | None = None
     interrupted = False
     try:
-        if config.preflight:
-            checks = await preflight(client)
-            if not any(c["ok"] for c in checks.values()):
-                errors = "; ".join(f"{u}: {c['error']}" for u, c in checks.items())
-                raise EvalError(f"no endpoint answered GET /v1/models ({errors})")
-            manifest["served_models"] = {u: c["models"] for u, c in checks.items()}
         existing = run.load_results(strict=False)
         wanted = {p.id for p in problems}
         existing = [r for r in existing if r.get("id") in wanted]

@@ -118,9 +118,10 @@ def _warm_up() -> None:
     _WARM = True
 
 
-_PYTHONIC = re.compile(r"\*\*|\*|\b(?:sqrt|exp|log|Matrix|Rational|Interval|oo|pi|I|E|sin|cos|tan)\b")
+_PYTHONIC = re.compile(r"\*\*|\*|\b(?:sqrt|exp|log|Matrix|Rational|Interval|Union|Eq|oo|pi|I|E|sin|cos|tan|sec|csc|cot)\b")
 _PY_NAMES = {"sqrt", "exp", "log", "Matrix", "Rational", "Interval", "oo", "pi", "I", "E", "sin", "cos", "tan",
-             "asin", "acos", "atan", "Abs", "FiniteSet", "Union", "factorial", "binomial", "cbrt", "root"}
+             "asin", "acos", "atan", "sec", "csc", "cot", "Abs", "FiniteSet", "Union", "factorial", "binomial", "cbrt", "root", "Eq",
+             "Interval_open", "Interval_Lopen", "Interval_Ropen"}
 
 
 def _parse_python(text: str):
@@ -128,6 +129,7 @@ def _parse_python(text: str):
 
     parse_expr evaluates its input, so only arithmetic, brackets, known sympy names and short symbols get through.
     """
+    text = re.sub(r"\bInterval\.(open|Lopen|Ropen)\b", r"Interval_\1", text)
     if "\\" in text or "__" in text or re.search(r"[^\w\s+\-*/^().,\[\]]", text) or re.search(r"\.[A-Za-z_]", text):
         return None
     names = set(re.findall(r"[A-Za-z_]\w*", text))
@@ -136,7 +138,9 @@ def _parse_python(text: str):
     import sympy
     from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 
-    local = {n: getattr(sympy, n) for n in _PY_NAMES if n in names}
+    local = {n: getattr(sympy, n) for n in _PY_NAMES if n in names and hasattr(sympy, n)}
+    local.update({"Interval_open": sympy.Interval.open, "Interval_Lopen": sympy.Interval.Lopen,
+                  "Interval_Ropen": sympy.Interval.Ropen})
     local.update({"I": sympy.I, "E": sympy.E, "oo": sympy.oo, "pi": sympy.pi})
     try:
         expr = parse_expr(text, local_dict=local, transformations=standard_transformations + (convert_xor,))
@@ -224,9 +228,16 @@ def _symbolic(gold: str, pred: str) -> tuple[str, object]:
         # two real constants: 40 digits settle it, without sympy's slow simplify of their difference
         vg, vp = _real_value(g), _real_value(p)
         if vg is not None and vp is not None:
-            same = vg == vp or abs(vg - vp) <= Fraction(1, 10**30) * max(1, abs(vg))
-            return ("equal" if same else "not-equal"), g
-    if verify(g, p, timeout_seconds=None, float_rounding=6):
+            # decimals inside an expression carry binary rounding; exact forms agree to 30 digits
+            floats = _has_float(g) or _has_float(p)
+            tol = Fraction(1, 10**9) if floats else Fraction(1, 10**30)
+            diff = abs(vg - vp)
+            if vg == vp or diff <= tol * max(1, abs(vg)):
+                return "equal", g
+            if floats and diff <= Fraction(1, 10**4) * abs(vg):
+                return "close", g
+            return "not-equal", g
+    if verify(g, p, timeout_seconds=None, float_rounding=6, allow_set_relation_comp=True):
         return "equal", g
     return "not-equal", g
 
@@ -239,15 +250,26 @@ def _same_symbols(expr):
     if expr is None:
         return None
     try:
-        from sympy import Expr, I, Symbol
+        from sympy import I, Symbol
+        from sympy.logic.boolalg import BooleanAtom
 
         syms = getattr(expr, "free_symbols", set())
-        if not syms or not isinstance(expr, Expr):
+        if not syms:
             return expr
         mapping = {s: (I if s.name == "i" else Symbol(s.name, real=True)) for s in syms if isinstance(s, Symbol)}
-        return expr.xreplace(mapping)
+        out = expr.xreplace(mapping)
+        return expr if isinstance(out, BooleanAtom) else out
     except Exception:  # noqa: BLE001 - odd objects (sets of relations) keep their own symbols
         return expr
+
+
+def _has_float(expr) -> bool:
+    try:
+        from sympy import Float
+
+        return bool(expr.has(Float))
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _real_value(expr) -> Fraction | None:
@@ -382,9 +404,22 @@ def _compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
         v = gn.value if gn else _real_value(_parse(g))
         if v is not None:
             return _float_vs_exact(v, pn, bool(gn) or _is_rational(_parse(g)))
+    if gn and pn is None:
+        # a plain-number gold (decimals read exactly, not as binary floats) against an expression
+        v = _real_value(_same_symbols(_parse(p)))
+        if v is not None:
+            if v == gn.value or abs(v - gn.value) <= Fraction(1, 10**30) * max(1, abs(gn.value)):
+                return CORRECT, "symbolic"
+            if gn.ulp is not None and abs(v - gn.value) <= gn.ulp / 2:
+                return UNCERTAIN, "rounds-to-gold"
+            return WRONG, "not-equal"
+    if re.search(r"\dj\b", p) and re.search(r"(?<![a-zA-Z\\])i\b", g):
+        p = re.sub(r"(?<=\d)j\b", "i", p)  # Python prints the imaginary unit as j
     outcome, gold_expr = _symbolic(g, p)
     if outcome == "equal":
         return CORRECT, "symbolic"
+    if outcome == "close":
+        return UNCERTAIN, "float-close-not-equal"
     if outcome == "too-large":
         return UNCERTAIN, "too-large"
     if outcome == "not-equal":

@@ -13,8 +13,10 @@ _TEXT_CMD = r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|mathbf|mathi
 _TEXT_RE = re.compile(_TEXT_CMD + r"\{([^{}]*)\}")
 _WRAPPERS = [
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?=[\\()\[\]{}|.])"), ""),
+    (re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))"), ","),  # 11,\! 111 is one number
     (re.compile(r"\\displaystyle|\\limits|\\!"), ""),
-    (re.compile(r"\\[dt]frac"), r"\\frac"),
+    (re.compile(r"\\[dtc]frac"), r"\\frac"),
+    (re.compile(r"\\varnothing|\\empty(?![a-z])|\\O(?![a-zA-Z])"), r"\\emptyset"),
     (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree"), ""),
     (re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |\\;|\\:)(?=\d{3}(?!\d))"), ""),  # 1{,}080, 1\,080
     (re.compile(r"(?<!\\)\\[,;:> ]|\\q?quad|~"), " "),
@@ -95,6 +97,7 @@ _UNICODE_MATH = [
     (re.compile("∈"), r"\\in "),
     (re.compile("[（]"), "("),
     (re.compile("[）]"), ")"),
+    (re.compile(r"(?<=[\d}\)])\s*(?:\\text\s*\{\s*(?:and|or)\s*\}|\band\b)\s*(?=[-\d\\(])"), ", "),
     # a Chinese "or"/"and" between two pieces of mathematics separates answers
     (re.compile(r"(?<=[^\u4e00-\u9fff\s])\s*(?:或者|或|和|以及|及|且)\s*(?=[^\u4e00-\u9fff\s])"), ", "),
 ]
@@ -112,6 +115,8 @@ def clean(answer: str) -> str:
     s = _strip_text_units(s)
     s = _TRAIL_PUNCT.sub("", s.strip())
     s = re.sub(r"\s+", " ", s).strip()
+    if re.fullmatch(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?", s):
+        s = s.replace(" ", "")  # 1 080: a space as thousands separator
     if s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):
         s = s[1:-1].strip()
     return s
@@ -183,9 +188,28 @@ def strip_unit_words(s: str) -> str:
     return m.group("head").strip()
 
 
+_WORD_NUMBERS = {
+    w: i for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
+_SCALE_RE = re.compile(r"^(?P<n>[-+]?[\d.,]+)\s*(?P<scale>thousand|million|billion|trillion|万|亿|千)(?P<rest>.*)$")
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12, "千": 10**3, "万": 10**4, "亿": 10**8}
+
+
 def parse_number(answer: str) -> Number | None:
     """Read a plain number (integer, decimal, thousands separators, %, currency, unit words, fraction) exactly."""
     s = clean(answer)
+    word = unwrap_text(s).strip().lower()
+    if word in _WORD_NUMBERS:
+        return Number(Fraction(_WORD_NUMBERS[word]), None, 1)
+    m = _SCALE_RE.match(unwrap_text(s).strip())
+    if m:
+        base = _read_number(m.group("n"))
+        if base is not None and not re.search(r"\d", m.group("rest")):
+            scale = _SCALES[m.group("scale")]
+            return Number(base.value * scale, base.ulp * scale if base.ulp else None, base.sig, base.percent)
     for candidate in _number_forms(s):
         n = _read_number(candidate)
         if n is not None:

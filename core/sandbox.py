@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 STATUSES = ("ok", "error", "timeout", "killed")
@@ -49,7 +49,6 @@ class ExecResult:
     duration: float
     returncode: int | None = None
     truncated: bool = False
-    extra: dict = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -57,9 +56,7 @@ class ExecResult:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (the `executions` entries of a run record use these keys)."""
-        d = asdict(self)
-        d.pop("extra", None)
-        return d
+        return asdict(self)
 
     def error_tail(self, n_lines: int = 5) -> str:
         """The last *n_lines* non-empty lines of stderr: the end of a traceback, as a person reads it."""

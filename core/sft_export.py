@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.dataset import DatasetError, Turn, atomic_write_text, detect_format, item_turns
+from core.dataset import DatasetError, atomic_write_text, detect_format, item_turns
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _CODE_FENCE = re.compile(r"```[ \t]*(?:python3?|py)\b", re.IGNORECASE)
@@ -126,12 +126,14 @@ def export_sft(
     holdout: float | int = 0,
     seed: int = 0,
     data_subdir: str = "",
+    replace: bool = False,
 ) -> ExportResult:
     """Write `<name>.json` (and `<name>_heldout.json`) into *out_dir* and register them in its dataset_info.json.
 
     only_valid keeps items for which *is_valid(index)* is true (e.g. from core.validate); items that
     break LLaMA-Factory's role rules are always left out (it would skip them silently) and counted.
     holdout: a fraction (0 < x < 1) or a count of items put in the held-out file, chosen with *seed*.
+    An existing entry of the same name for another file is refused (ValueError) unless *replace*.
     """
     from core.validate import schema_errors
 
@@ -162,6 +164,14 @@ def export_sft(
     held = [r for k, r in enumerate(records) if k in held_idx]
     with_system = any("system" in r for r in records)
     sub = Path(data_subdir) if data_subdir else Path()
+    info_path = out_dir / "dataset_info.json"
+    existing = read_dataset_info(info_path)
+    for entry_name, rel in ((name, f"{name}.json"), (f"{name}_heldout", f"{name}_heldout.json")):
+        old = existing.get(entry_name)
+        rel = (sub / rel).as_posix()
+        if not replace and isinstance(old, dict) and old.get("file_name") not in (None, rel):
+            raise ValueError(f"{info_path} already has an entry {entry_name!r} for {old.get('file_name')!r}; "
+                             "choose another name or replace it")
     files, entries = [], {}
     for suffix, recs in (("", train), ("_heldout", held)):
         if suffix and not recs:
@@ -171,12 +181,7 @@ def export_sft(
         atomic_write_text(target, json.dumps(recs, ensure_ascii=False, indent=2) + "\n")
         files.append(target)
         entries[f"{name}{suffix}"] = dataset_info_entry(rel, with_system=with_system)
-    info_path = out_dir / "dataset_info.json"
     merge_dataset_info(info_path, entries)
     return ExportResult(files=files, entries=entries, dataset_info=info_path, exported=len(train),
                         heldout=len(held), skipped_invalid=skipped_invalid, skipped_schema=skipped_schema)
 
-
-def conversation_turns(record: dict) -> list[Turn]:
-    """Turns of an exported record (for checks and previews)."""
-    return item_turns(record, "sharegpt")

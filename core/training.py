@@ -320,6 +320,10 @@ def prepare_training(
     if nnodes > 1 and not master_addr:
         raise ConfigError("--master-addr is needed when --nnodes > 1 (the address of the rank-0 node)")
     tpath = template_path(config)
+    if nnodes > 1 and "output_dir" not in {ALIASES.get(k, k) for k in ov} and "output_dir" in {
+            p.name for p in placeholders(tpath)}:
+        # Every rank writes its shards under output_dir: all nodes must name the same folder.
+        raise ConfigError("with --nnodes > 1 give output_dir=... (the same path on every node)")
     job_id = reserve_job(workspace, "train")
     jdir = workspace.jobs_dir / job_id
     values: dict[str, Any] = {}

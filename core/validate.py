@@ -34,7 +34,7 @@ from core.dataset import Dataset, Turn, detect_format, item_turns
 
 # Bump CHECK_VERSION when the judging rules change (cached item checks go stale), EXEC_VERSION when
 # the way code runs changes (cached executions go stale).
-CHECK_VERSION = 5
+CHECK_VERSION = 7
 EXEC_VERSION = 1
 CODE_STATUSES = ("match", "mismatch", "error", "timeout", "no_code", "unchecked")
 # Worst first: an item's code status is the worst of its rounds.
@@ -223,6 +223,18 @@ def _close(a: str, b: str) -> bool:
     return abs(x - y) <= 1e-6 * max(1.0, abs(x), abs(y))
 
 
+def _rounds_to(full: str, shown: str) -> bool:
+    """True when *shown* is *full* rounded (or cut) to the decimals *shown* has."""
+    if "." not in shown or "e" in shown.lower():
+        return False
+    try:
+        x, y = float(full), float(shown)
+    except ValueError:
+        return False
+    step = 10.0 ** -len(shown.split(".")[1])
+    return abs(x - y) <= step * (1 + 1e-9)
+
+
 def compare_outputs(actual: str, recorded: str) -> tuple[bool, str]:
     """Does the executed *actual* stdout reproduce the *recorded* output? -> (same, how/why).
 
@@ -240,6 +252,9 @@ def compare_outputs(actual: str, recorded: str) -> tuple[bool, str]:
     if _NUM.sub("#", a) == _NUM.sub("#", r) and len(a_nums) == len(r_nums) and all(
             x == y or _close(x, y) for x, y in zip(a_nums, r_nums)):
         return True, "numeric"
+    if _NUM.sub("#", a) == _NUM.sub("#", r) and len(a_nums) == len(r_nums) and all(
+            x == y or _rounds_to(x, y) for x, y in zip(a_nums, r_nums)):
+        return False, "the recorded numbers are the printed ones rounded"
     if not a:
         return False, "the code printed nothing"
     if not r:
@@ -334,35 +349,26 @@ def _grader() -> _GraderThread:
         return _GRADER
 
 
-def prewarm_grader() -> None:
-    """Start the symbolic grader's warm-up in the background (returns at once)."""
-    from core.grading import grade_answer
-
-    _grader().submit(grade_answer, "\\frac{x}{2}", "x/2", timeout=5.0)
+_UNSHOWN = "a non-numeric answer the output does not show verbatim"
 
 
-def check_answer(final_text: str, stdout: str) -> tuple[str | None, str, str, str]:
-    """The final reply's answer against the executed output -> (answer, rule, status, reason).
-
-    A numeric answer is consistent when an output number equals it (or rounds to it at the answer's
-    precision) and inconsistent when the output shows numbers but none agrees; anything the two
-    cannot be compared on (choice letters, intervals, words) stays unknown rather than a false alarm.
-    """
+def _answer_fast(final_text: str, stdout: str) -> tuple[str | None, str, str, str, tuple[str, str] | None]:
+    """check_answer without the symbolic step: (answer, rule, status, reason, (answer, candidate) still to
+    compare symbolically or None)."""
     from core.answers import extract_answer
-    from core.grading import grade_answer
     from core.normalize import parse_number
 
     ext = extract_answer(final_text)
     if not ext.answer:
-        return None, ext.rule, "unknown", "no final answer found"
+        return None, ext.rule, "unknown", "no final answer found", None
     if not stdout.strip():
-        return ext.answer, ext.rule, "unknown", "the code printed nothing"
+        return ext.answer, ext.rule, "unknown", "the code printed nothing", None
     ans = ext.answer.strip()
     m = _CHOICE.match(ans)
     if m:
         ans = m.group("rest").strip()
     elif re.fullmatch(r"[\(（]?[A-E][\)）]?", ans):
-        return ext.answer, ext.rule, "unknown", "a multiple-choice letter"
+        return ext.answer, ext.rule, "unknown", "a multiple-choice letter", None
     cands = _answer_candidates(stdout)
     num = parse_number(ans)
     if num is not None:
@@ -370,23 +376,45 @@ def check_answer(final_text: str, stdout: str) -> tuple[str | None, str, str, st
         for c, n in out_nums:
             how = _same_number(num, n)
             if how:
-                return ext.answer, ext.rule, "consistent", f"output shows {c} ({how})"
+                return ext.answer, ext.rule, "consistent", f"output shows {c} ({how})", None
         if not out_nums:
-            return ext.answer, ext.rule, "unknown", "no number in the output to compare with"
-        last = out_nums[0][1]
-        if last.value == -num.value:
-            return ext.answer, ext.rule, "inconsistent", f"sign differs: the output shows {out_nums[0][0]}"
+            return ext.answer, ext.rule, "unknown", "no number in the output to compare with", None
+        if out_nums[0][1].value == -num.value:
+            return ext.answer, ext.rule, "inconsistent", f"sign differs: the output shows {out_nums[0][0]}", None
         last_line = stdout.strip().splitlines()[-1].strip()
-        return ext.answer, ext.rule, "inconsistent", f"answer {ans} but the output ends {last_line[-80:]!r}"
+        return ext.answer, ext.rule, "inconsistent", f"answer {ans} but the output ends {last_line[-80:]!r}", None
     # Symbolic comparison is slow (~0.1 s a call): only the output's final value, and only when it looks like math.
-    for cand in [c for c in cands[:2] if re.search(r"[\d\\^()\[\]{}]", c)][-1:]:
+    math_like = [c for c in cands[:2] if re.search(r"[\d\\^()\[\]{}]", c)][-1:]
+    return ext.answer, ext.rule, "unknown", _UNSHOWN, ((ans, math_like[0]) if math_like else None)
+
+
+def _symbolic_verdict(pair: tuple[str, str], grade) -> tuple[str, str] | None:
+    """(status, reason) from a grader verdict on (answer, candidate); None leaves the answer unknown."""
+    if grade is not None and grade.verdict == "correct":
+        return "consistent", f"output shows {pair[1]} ({grade.reason})"
+    return None
+
+
+def check_answer(final_text: str, stdout: str) -> tuple[str | None, str, str, str]:
+    """The final reply's answer against the executed output -> (answer, rule, status, reason).
+
+    A numeric answer is consistent when an output number equals it (or rounds to it at the answer's
+    precision) and inconsistent when the output shows numbers but none agrees; other answers are
+    compared with the output's final value by core.grading (symbolically); anything the two cannot be
+    compared on (choice letters, intervals, words) stays unknown rather than a false alarm.
+    """
+    from core.grading import grade_answer
+
+    answer, rule, status, reason, pair = _answer_fast(final_text, stdout)
+    if pair is not None:
         try:
-            g = _grader().submit(grade_answer, ans, cand, timeout=2.0).result()
-        except Exception:  # noqa: BLE001 - a grader failure leaves the answer unchecked, not the run
-            continue
-        if g.verdict == "correct":
-            return ext.answer, ext.rule, "consistent", f"output shows {cand} ({g.reason})"
-    return ext.answer, ext.rule, "unknown", "a non-numeric answer the output does not show verbatim"
+            grade = _grader().submit(grade_answer, *pair, timeout=2.0).result()
+        except Exception:  # noqa: BLE001 - a grader failure leaves the answer unknown, not the run
+            grade = None
+        verdict = _symbolic_verdict(pair, grade)
+        if verdict:
+            status, reason = verdict
+    return answer, rule, status, reason
 
 
 # ------------------------------------------------------------------------------------------------ cache
@@ -488,11 +516,13 @@ def _plan(index: int, item: dict, fmt: str | None, timeout: float) -> _Plan:
     return _Plan(index, fmt, turns, blocks, item_key(item, fmt, timeout))
 
 
-def _judge(plan: _Plan, item: dict, line: int | None, execs: dict[str, dict], timeout: float) -> ItemCheck:
+def _judge(plan: _Plan, item: dict, line: int | None, execs: dict[str, dict],
+           timeout: float) -> tuple[ItemCheck, tuple[str, str] | None]:
+    """The item's check, and an (answer, output value) pair still to compare symbolically, if any."""
     check = ItemCheck(index=plan.index, line=line, schema_errors=schema_errors(item, plan.fmt),
                       warnings=_warnings(plan.turns))
     if not plan.blocks:
-        return check
+        return check, None
     turns = plan.turns
     last_ok_stdout = None
     for turn_idx, code in plan.blocks:
@@ -520,15 +550,16 @@ def _judge(plan: _Plan, item: dict, line: int | None, execs: dict[str, dict], ti
     last_code_turn = plan.blocks[-1][0]
     finals = [t for t in turns[last_code_turn + 1:] if t.role == "gpt"]
     if finals and last_ok_stdout is not None:
-        check.answer, check.answer_rule, check.answer_status, check.answer_reason = check_answer(
+        check.answer, check.answer_rule, check.answer_status, check.answer_reason, pair = _answer_fast(
             finals[-1].content, last_ok_stdout)
+        return check, pair
     elif finals:
         from core.answers import extract_answer
 
         ext = extract_answer(finals[-1].content)
         check.answer, check.answer_rule = ext.answer, ext.rule
         check.answer_reason = "the code did not run to the end"
-    return check
+    return check, None
 
 
 def _exec_record(res) -> dict:
@@ -591,8 +622,6 @@ def validate_items(
                 finish(check)
             else:
                 plans.append(plan)
-        if any(p.blocks for p in plans):
-            prewarm_grader()
         # Blocks shared by several items (duplicates) run once; earlier runs come from the cache.
         execs: dict[str, dict] = {}
         need: dict[str, str] = {}
@@ -613,58 +642,86 @@ def validate_items(
             pending_count[plan.index] = len(keys)
             for k in keys:
                 waiting.setdefault(k, []).append(plan)
+        # Items waiting for a symbolic answer comparison (a separate process, warmed up once) while
+        # code keeps running: future -> (plan key, check, (answer, output value)).
+        grading: dict = {}
 
-        def decide(plan: _Plan) -> None:
-            check = _judge(plan, items[plan.index], lines[plan.index] if lines and plan.index < len(lines) else None,
-                           execs, timeout)
+        def store_and_finish(key: str, check: ItemCheck) -> None:
             if not any(r.status == "killed" for r in check.rounds):
                 stored = check.to_dict()
                 stored.pop("valid", None)
-                cache.put_many([(plan.key, stored)])
+                cache.put_many([(key, stored)])
             finish(check)
+
+        def decide(plan: _Plan) -> None:
+            from core.grading import grade_answer
+
+            line = lines[plan.index] if lines and plan.index < len(lines) else None
+            check, pair = _judge(plan, items[plan.index], line, execs, timeout)
+            if pair is None:
+                store_and_finish(plan.key, check)
+            else:
+                grading[_grader().submit(grade_answer, *pair, timeout=2.0)] = (plan.key, check, pair)
+
+        def graded(fut) -> None:
+            key, check, pair = grading.pop(fut)
+            try:
+                verdict = _symbolic_verdict(pair, fut.result())
+            except Exception:  # noqa: BLE001 - a grader failure leaves the answer unknown
+                verdict = None
+            if verdict:
+                check.answer_status, check.answer_reason = verdict
+            store_and_finish(key, check)
 
         for plan in plans:
             if pending_count[plan.index] == 0:
                 decide(plan)
-        if need and not (stop and stop.is_set()):
-            pool = pool or default_pool()
-            workers = max(1, getattr(pool, "size", os.cpu_count() or 2))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as ex:
-                todo = iter(need.items())
-                running = {}
+        pool = (pool or default_pool()) if need else pool
+        workers = max(1, getattr(pool, "size", None) or os.cpu_count() or 2)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as ex:
+            todo = iter(need.items())
+            running: dict = {}
 
-                def submit_next() -> bool:
-                    try:
-                        k, code = next(todo)
-                    except StopIteration:
-                        return False
-                    running[ex.submit(pool.run, code, timeout)] = k
-                    return True
+            def submit_next() -> bool:
+                if stop is not None and stop.is_set():
+                    return False
+                try:
+                    k, code = next(todo)
+                except StopIteration:
+                    return False
+                running[ex.submit(pool.run, code, timeout)] = k
+                return True
 
-                for _ in range(workers * 2):
-                    if not submit_next():
-                        break
-                while running:
-                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                    new_cache = []
-                    for fut in finished:
-                        k = running.pop(fut)
-                        rec = _exec_record(fut.result())
-                        execs[k] = rec
-                        executed += 1
-                        if rec["status"] != "killed":
-                            new_cache.append((k, rec))
-                        for plan in waiting.pop(k, []):
-                            pending_count[plan.index] -= 1
-                            if pending_count[plan.index] == 0:
-                                decide(plan)
-                    cache.put_many(new_cache)
-                    if stop and stop.is_set():
-                        for fut in running:
-                            fut.cancel()
-                        break
-                    while len(running) < workers * 2 and submit_next():
-                        pass
+            while len(running) < workers * 2 and submit_next():
+                pass
+            while running or grading:
+                finished, _ = wait(list(running) + list(grading), return_when=FIRST_COMPLETED)
+                new_cache = []
+                for fut in finished:
+                    if fut in grading:
+                        graded(fut)
+                        continue
+                    k = running.pop(fut)
+                    rec = _exec_record(fut.result())
+                    execs[k] = rec
+                    executed += 1
+                    if rec["status"] != "killed":
+                        new_cache.append((k, rec))
+                    for plan in waiting.pop(k, []):
+                        pending_count[plan.index] -= 1
+                        if pending_count[plan.index] == 0:
+                            decide(plan)
+                cache.put_many(new_cache)
+                if stop is not None and stop.is_set():
+                    for fut in running:
+                        fut.cancel()
+                    running.clear()
+                    for fut in list(grading):
+                        fut.cancel()
+                        grading.pop(fut)
+                    break
+                while len(running) < workers * 2 and submit_next():
+                    pass
     finally:
         if own_cache:
             cache.close()

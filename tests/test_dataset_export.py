@@ -77,6 +77,14 @@ def test_only_valid_and_bad_inputs(tmp_path):
     with pytest.raises(DatasetError, match=r"dataset_info.json:3:1: invalid JSON"):
         export_sft([POT], broken, "x")
     assert (broken / "dataset_info.json").read_text(encoding="utf-8") == '{\n  "a": {"file_name": "a.json"},\n}'
+    theirs = tmp_path / "c"
+    theirs.mkdir()
+    (theirs / "dataset_info.json").write_text('{"pot": {"file_name": "someone_elses.json"}}', encoding="utf-8")
+    with pytest.raises(ValueError, match="already has an entry 'pot'"):
+        export_sft([POT], theirs, "pot")
+    assert not (theirs / "pot.json").exists()
+    export_sft([POT], theirs, "pot", replace=True)
+    assert json.loads((theirs / "dataset_info.json").read_text(encoding="utf-8"))["pot"]["file_name"] == "pot.json"
 
 
 def test_cli_export_only_valid(tmp_path):

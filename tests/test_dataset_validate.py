@@ -70,6 +70,7 @@ def test_role_rules_name_index_and_reason():
         ("0.30000000000000004\n", "0.3", True, "numeric"),
         ("面积: 262\n", "面积: 286", False, "different numbers"),
         ("a\nb\n", "b", False, "recorded output is only part of what the code prints"),
+        ("距离是: 46.31481666666667\n", "距离是: 46.31", False, "the recorded numbers are the printed ones rounded"),
         ("", "5", False, "the code printed nothing"),
         ("{r: 6, j: 10}\n", "{j: 10, r: 6}", False, "different text"),
     ],

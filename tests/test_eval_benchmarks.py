@@ -64,3 +64,16 @@ def test_hf_spec_without_datasets_is_a_clear_error():
             load_benchmark("hf:openai/gsm8k:main:test")
     else:
         pytest.skip("datasets is installed; loading would need the network")
+
+
+def test_parquet_is_read_or_clearly_refused(tmp_path):
+    pd = pytest.importorskip("pandas")
+    path = tmp_path / "set.parquet"
+    try:
+        pd.DataFrame([{"question": "1+1?", "answer": "2"}]).to_parquet(path)
+    except ImportError:
+        path.write_bytes(b"PAR1 not really")
+        with pytest.raises(BenchmarkError, match="parquet"):
+            load_benchmark(str(path))
+    else:
+        assert [p.gold for p in load_benchmark(str(path))] == ["2"]

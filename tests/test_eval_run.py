@@ -77,6 +77,9 @@ async def test_faults_are_retried_and_a_hopeless_item_is_recorded_as_error(tmp_p
         summary = await run_eval(cfg, lambda e: failed.append(e) if isinstance(e, ItemFailed) else None)
     assert summary.complete and summary.errors == 1 and summary.correct == 11 and summary.retries > 0
     assert [e.record["id"] for e in failed] == [problems[3].id]
+    from core.report import summarize
+
+    assert summary.accuracy == summarize(tmp_path / "run")["accuracy"] == 11 / 12  # live figure = report's
     records = {r["id"]: r for r in RunDir(tmp_path / "run").load_results()}
     assert "HTTP 500" in records[problems[3].id]["error"] and records[problems[3].id]["verdict"] is None
 
@@ -142,3 +145,11 @@ async def test_unreachable_endpoint_is_a_clear_error(tmp_path):
     with pytest.raises(EvalError, match="no endpoint answered"):
         await run_eval(cfg)
     assert problems
+
+
+async def test_a_model_name_the_server_does_not_serve_fails_fast(tmp_path):
+    problems = gsm8k(2)
+    with server_for(problems, model="served-name") as srv:
+        with pytest.raises(EvalError, match="not served.*served-name"):
+            await run_eval(_config(srv, tmp_path, problems))
+        assert srv.chat_requests == []

@@ -7,12 +7,12 @@ import time
 
 from core.grading import grade, grade_answer, grade_many
 
-SLOW = ("(x+y+z)^{40}", "(x+y+z+1)^{40}")  # sympy expands for far longer than a second
+SLOW = ("(x+y+z)^{40}", "(x+y+z+1)^{40}")  # sympy works on this for over a minute
 
 
 def test_slow_comparison_times_out_in_main_thread():
     start = time.monotonic()
-    g = grade_answer(*SLOW, timeout=0.5)
+    g = grade_answer(*SLOW, timeout=1.0)
     assert (g.verdict, g.reason) == ("uncertain", "timeout")
     assert time.monotonic() - start < 30
     # the interpreter is still sound afterwards
@@ -28,7 +28,7 @@ def test_grading_from_worker_threads():
     out = {}
 
     def work(key, gold, pred):
-        out[key] = grade(gold, pred, timeout=1.0)
+        out[key] = grade(gold, pred, timeout=3.0)
 
     threads = [
         threading.Thread(target=work, args=("sym", "$\\frac{\\sqrt{3}}{3}$", "\\boxed{\\frac{1}{\\sqrt{3}}}")),
@@ -56,7 +56,7 @@ def test_grade_many_keeps_order_and_survives_a_hung_item():
         ("$y=2x+3$", "\\boxed{2x+3}"),
     ] * 2
     seen = []
-    grades = grade_many(pairs, workers=2, timeout=0.5, on_progress=lambda done, total: seen.append((done, total)))
+    grades = grade_many(pairs, workers=2, timeout=3.0, on_progress=lambda done, total: seen.append((done, total)))
     verdicts = [(g.verdict, g.reason) for g in grades[:8]]
     assert verdicts == [
         ("correct", "symbolic"), ("uncertain", "timeout"), ("correct", "exact"), ("correct", "numeric-6sig"),

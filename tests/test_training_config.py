@@ -97,8 +97,11 @@ def test_prepare_training_env_single_multi_gpu_and_multi_node(ws):
     assert one.env["LLAMABOARD_ENABLED"] == "1" and one.stop_signal == "SIGABRT"
     two = prepare_training(ws, "lora_sft", ["model=/m"], gpus="0,1")
     assert two.env["FORCE_TORCHRUN"] == "1" and two.env["CUDA_VISIBLE_DEVICES"] == "0,1"
-    nodes = prepare_training(ws, "lora_sft_ds3", ["model=/m"], gpus="0,1,2,3", nnodes=2, node_rank=1,
-                             master_addr="10.0.0.1", llamaboard=False)
+    with pytest.raises(ConfigError, match="same path on every node"):
+        prepare_training(ws, "lora_sft_ds3", ["model=/m"], nnodes=2, node_rank=1, master_addr="10.0.0.1")
+    nodes = prepare_training(ws, "lora_sft_ds3", ["model=/m", "output_dir=/shared/run1"], gpus="0,1,2,3", nnodes=2,
+                             node_rank=1, master_addr="10.0.0.1", llamaboard=False)
+    assert nodes.output_dir == Path("/shared/run1")
     assert {k: nodes.env[k] for k in ("NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "FORCE_TORCHRUN")} == {
         "NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500", "FORCE_TORCHRUN": "1"}
     assert "LLAMABOARD_ENABLED" not in nodes.env and nodes.stop_signal == "SIGTERM"
@@ -123,7 +126,8 @@ def test_launch_reaches_llamafactory_with_env_and_config(ws, standins, monkeypat
     record = tmp_path / "record.jsonl"
     monkeypatch.setenv("STANDIN_RECORD", str(record))
     monkeypatch.setenv("STANDIN_STEPS", "4")
-    out = mathbench("-w", str(ws.root), "train", "lora_sft_ds3", "model_path=/m/q", "--gpus", "2,3",
+    out = mathbench("-w", str(ws.root), "train", "lora_sft_ds3", "model_path=/m/q", f"output_dir={tmp_path / 'run'}",
+                    "--gpus", "2,3",
                     "--nnodes", "2", "--node-rank", "0", "--master-addr", "192.168.0.1", "--master-port", "29555")
     assert out.returncode == 0, out.stderr
     job = jobs.wait_job(ws, out.stdout.strip(), timeout=30)

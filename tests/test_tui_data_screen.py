@@ -154,3 +154,34 @@ async def test_stats_pane_and_narrow_terminal(tmp_path):
         screen = app.screen
         assert screen.query_one("#data-right").current == "data-stats"
         assert "items" in shown_text(screen.query_one("#data-stats-text"))
+
+
+async def test_open_in_editor_applies_and_saves_the_editors_change(tmp_path, monkeypatch):
+    import contextlib
+    import sys
+
+    editor = tmp_path / "editor.py"
+    editor.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+                      "p.write_text(p.read_text(encoding='utf-8').replace('Tom has 3 boxes', 'Tom has 5 boxes'), encoding='utf-8')\n")
+    monkeypatch.setenv("VISUAL", f"{sys.executable} {editor}")
+    ws, app = await _open(tmp_path)
+    path = ws.datasets_dir / SAMPLE
+    # The headless test driver cannot give the terminal away; the editor itself runs for real.
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("down", "o")
+        await _settle(app, pilot)
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        assert saved[1]["conversations"][0]["value"].startswith("Tom has 5 boxes")
+
+
+async def test_pressing_v_again_stops_validation_early(tmp_path):
+    ws, app = await _open(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        await pilot.press("v", "v")
+        await _settle(app, pilot)
+        assert "stopped early" in screen.last_counts
+        assert len(screen.statuses) < len(screen.dataset)

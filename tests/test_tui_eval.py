@@ -92,3 +92,83 @@ async def test_follows_a_finished_run_directory(tmp_path):
         await wait_until(pilot, lambda: "50 / 50 items" in screen_text(app))
         text = screen_text(app)
         assert "50 / 50 items" in text and "Errors" in text and "ReadTimeout" in text
+
+
+@pytest.fixture
+def demo_server_process(tmp_path):
+    """`mathbench demo-server` in its own process on a free loopback port, as a user would run it."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from core.jobs import free_port
+    from core.paths import SAMPLE_WORKSPACE_DIR
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tui", "demo-server", "--port", str(port), "--latency", "0.01",
+                             "--answer-key", str(SAMPLE_WORKSPACE_DIR / "benchmarks" / "sample.jsonl")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/models", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+async def test_rerun_errored_items_replaces_their_records(tmp_path, demo_server_process):
+    ws = open_workspace(tmp_path / "ws")
+    seen: list = []
+    app = MathbenchApp(ws, start="eval")
+    async with app.run_test(size=(160, 48), message_hook=seen.append) as pilot:
+        screen = app.screen
+        await pilot.pause()
+        _fill(screen, endpoints=demo_server_process, model="demo-pot", limit="4", name="flaky")
+        await pilot.press("ctrl+s")
+        run_dir = ws.runs_dir / "flaky"
+        await wait_until(pilot, lambda: any(isinstance(m, RunFollowEnded) and m.run_dir == run_dir
+                                            for m in seen), limit=120)
+        # The second item's last attempt failed (as a dropped connection would leave it).
+        records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+        failed = dict(records[1], error="ConnectError: connection reset", verdict=None, pred_answer=None)
+        with open(run_dir / "results.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(failed) + "\n")
+        screen.follow(run_dir)
+        await wait_until(pilot, lambda: screen.live is not None and screen.live["summary"]["errors"] == 1
+                         and screen.live["status"] != "running")
+        seen.clear()
+        screen.set_focus(None)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: any(isinstance(m, EvalJobStarted) for m in seen), limit=60)
+        assert "--retry-errors" in next(m for m in seen if isinstance(m, EvalJobStarted)).argv
+        await wait_until(pilot, lambda: any(isinstance(m, RunFollowEnded) and m.run_dir == run_dir
+                                            for m in seen), limit=120)
+        from core.runs import RunDir
+
+        latest = {r["id"]: r for r in RunDir(run_dir).load_results()}
+        assert latest[failed["id"]]["error"] is None and len(latest) == 4
+        assert screen.live["summary"]["errors"] == 0
+
+
+async def test_a_job_that_fails_says_why(tmp_path):
+    from core.jobs import free_port
+
+    ws = open_workspace(tmp_path / "ws")
+    app = MathbenchApp(ws, start="eval")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        await pilot.pause()
+        _fill(screen, endpoints=f"http://127.0.0.1:{free_port()}/v1", model="demo-pot", limit="2", name="nothing")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: screen.live is not None and screen.live["name"] == "nothing"
+                         and screen.live["status"] == "failed", limit=120)
+        await wait_until(pilot, lambda: "no endpoint answered" in screen_text(app))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.report import summarize
 from core.workspace import open_workspace
 from tests.support.tui_runs import screen_text, wait_until
 from tui.app import MathbenchApp
@@ -15,7 +16,8 @@ async def test_runs_listed_and_opened(tmp_path):
         await wait_until(pilot, lambda: len(home.runs) == 2)
         table = home.query_one(ItemTable)
         assert [row[0] for row in table.rows] == ["demo-pot-v2", "demo-pot-v1"]
-        assert table.rows[0][5] == "3"  # uncertain items waiting for a human
+        pending = summarize(app.workspace.runs_dir / "demo-pot-v2")["human"]["pending"]
+        assert table.rows[0][5] == str(pending or "")  # uncertain items waiting for a human
         await pilot.press("down", "c")  # v1 becomes the comparison run ...
         assert app.compare_run is None or app.compare_run.name == "demo-pot-v1"
         await pilot.press("up", "enter")  # ... and v2 opens in the results browser

@@ -35,7 +35,7 @@ async def test_charts_comparison_flips_and_export(tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("x")
-        await wait_until(pilot, lambda: any(ws.exports_dir.glob("*/report.md")), limit=60)
+        await wait_until(pilot, lambda: any(ws.exports_dir.glob("*/compare_flips.csv")), limit=60)
         folder = next(ws.exports_dir.glob("*/report.md")).parent
         assert "demo-pot-v1" in (folder / "report.md").read_text()
         assert (folder / "by_level.csv").is_file() and (folder / "compare_flips.csv").is_file()

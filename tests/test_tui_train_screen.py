@@ -75,5 +75,11 @@ async def test_launch_form_reports_a_missing_model(tmp_path):
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
+        form = app.screen
+        assert type(form).__name__ == "TrainLaunchScreen"  # kept open, saying what is missing
+        assert "model_path" in shown_text(form.query_one("#launch-error"))
+        assert app.focused is form.query_one("#ph-model_path")
+        await pilot.press("ctrl+g")
+        await pilot.pause()
         assert type(app.screen).__name__ == "TrainScreen"
         assert not list(ws.jobs_dir.glob("*/job.json"))  # nothing started without a model

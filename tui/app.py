@@ -80,11 +80,32 @@ class MathbenchApp(App):
         return make
 
     def on_mount(self) -> None:
+        self.load_keymap()
         if self.current_run is None:
             runs = self.newest_runs()
             self.current_run = runs[0] if runs else None
             self.compare_run = runs[1] if len(runs) > 1 else None
         self.switch_mode(self.start_screen)
+
+    def load_keymap(self) -> None:
+        """Apply `.mathbench/keymap.json` ({binding id: "key,other key"}) from the workspace, if present."""
+        import json
+
+        path = self.workspace.state_dir / "keymap.json"
+        if not path.is_file():
+            return
+        try:
+            keymap = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            self.notify(f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}; keymap ignored", severity="error", timeout=10)
+            return
+        except OSError as exc:
+            self.notify(f"{path}: {exc}; keymap ignored", severity="error", timeout=10)
+            return
+        if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
+            self.notify(f"{path}:1: expected an object of binding id to keys; keymap ignored", severity="error")
+            return
+        self.set_keymap(keymap)
 
     def newest_runs(self) -> list[Path]:
         """The workspace's run directories, newest first by the time their manifest records."""

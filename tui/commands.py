@@ -15,7 +15,7 @@ class ScreensProvider(Provider):
 
     def _commands(self) -> Iterator[tuple[str, str, object]]:
         for spec in SCREENS:
-            yield f"screen: {spec.title}", f"[{spec.key}] {spec.description}", partial(
+            yield f"screen: {spec.title}", f"{spec.key} · {spec.description}", partial(
                 self.app.run_action, f"app.show('{spec.name}')"
             )
 
@@ -48,7 +48,7 @@ class ActionsProvider(Provider):
             seen.add(binding.action)
             title = f"{noun}: {binding.description.lower()}"
             keys = self.app.get_key_display(binding)
-            yield title, f"[{keys}] {binding.tooltip}".rstrip(), partial(
+            yield title, f"{keys} · {binding.tooltip}".rstrip(" ·"), partial(
                 self.app.run_action, binding.action, active.node
             )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -46,6 +45,7 @@ def register(subparsers) -> None:
     p.add_argument("--only-valid", action="store_true", help="only items that pass validation (runs it, cached)")
     p.add_argument("--holdout", type=float, default=0, help="held-out split: a fraction (<1) or a count")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--replace", action="store_true", help="replace an entry of that name that names another file")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per code block for --only-valid")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_export)
@@ -267,8 +267,9 @@ def _export(args) -> int:
     name = args.name or Path(args.files[0]).stem.replace(" ", "_")
     try:
         res = export_sft(items, args.to, name, system_prompt=system, observation_role=args.observation_role,
-                         only_valid=args.only_valid, is_valid=is_valid, holdout=holdout, seed=args.seed)
-    except (ValueError, OSError) as exc:
+                         only_valid=args.only_valid, is_valid=is_valid, holdout=holdout, seed=args.seed,
+                         replace=args.replace)
+    except (ValueError, OSError) as exc:  # DatasetError (a malformed dataset_info.json) is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -111,7 +111,9 @@ def build_config(args: argparse.Namespace):
         if value is not None:
             setattr(cfg, attr, value)
     if args.levels:
-        cfg.levels = [int(v) for v in _csv(args.levels) or []]
+        from core.benchmarks import parse_level
+
+        cfg.levels = [lv for lv in (parse_level(v) for v in _csv(args.levels) or []) if lv is not None]
     if args.subjects:
         cfg.subjects = _csv(args.subjects)
     cfg.stream = bool(args.stream or cfg.stream)
@@ -224,7 +226,7 @@ def _print_summary(summary) -> None:
         f"{summary.accuracy:.2%}  (95% CI {summary.ci_low:.1%}–{summary.ci_high:.1%})")
     for key, value in (("problems", summary.total), ("done", summary.done), ("correct", summary.correct),
                        ("wrong", summary.wrong), ("uncertain", summary.uncertain), ("errors", summary.errors),
-                       ("accuracy (of graded)", acc), ("this session", f"{summary.new_items} items in "
+                       ("accuracy", acc), ("this session", f"{summary.new_items} items in "
                                                      f"{_fmt_secs(summary.elapsed)}"),
                        ("retries", summary.retries), ("run dir", str(summary.run_dir))):
         table.add_row(key, str(value))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import re
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -139,7 +141,8 @@ class DatasetScreen(WorkbenchScreen):
         Binding("o", "open_editor", "$EDITOR", id="dataset.editor", tooltip="Open the item in $EDITOR"),
         Binding("n", "new_item", "New item", id="dataset.new", tooltip="Add an item after this one and edit it"),
         Binding("x,delete", "delete_item", "Delete item", id="dataset.delete", tooltip="Remove the item (asks first; u undoes)"),
-        Binding("v", "validate", "Validate all", id="dataset.validate", tooltip="Run every item's code and compare outputs"),
+        Binding("v", "validate", "Validate all", id="dataset.validate",
+                tooltip="Run every item's code and compare outputs (v again stops)"),
         Binding("t", "stats", "Stats", id="dataset.stats", tooltip="Counts, lengths and status shares"),
         Binding("f", "focus_filters", "Filters", id="dataset.filters", tooltip="Move to the filter selectors"),
     ]
@@ -163,6 +166,7 @@ class DatasetScreen(WorkbenchScreen):
         self.editing: int | None = None
         self._pending_item: int | None = None
         self._focus_after_save: int | None = None
+        self._validate_stop: threading.Event | None = None
         self._item_timer = None
         self._code_cache: dict[int, bool] = {}
 
@@ -239,6 +243,9 @@ class DatasetScreen(WorkbenchScreen):
             self.notify(message.error, title="Dataset", severity="error", timeout=10)
             return
         self.dataset = message.dataset
+        # A big file is millions of long-lived objects; kept out of the cyclic GC's scans, a full collection
+        # no longer stalls every few key presses (they are still freed by reference counting).
+        gc.freeze()
         self.statuses, self.clusters, self._code_cache, self.checks = {}, {}, {}, {}
         self.cluster_list = []
         self.load_clusters(message.dataset)
@@ -274,6 +281,8 @@ class DatasetScreen(WorkbenchScreen):
     # rows ---------------------------------------------------------------------------------
     def _row_text(self, index: int) -> Text:
         ds = self.dataset
+        if ds is None or index >= len(ds):
+            return Text("")  # a row of the previous filter, redrawn before the new one arrives
         status = self.statuses.get(index)
         mark, style = STATUS_MARKS.get(status, (" ", ""))
         text = Text(f"{index + 1:>6} ", style="dim")
@@ -500,8 +509,15 @@ class DatasetScreen(WorkbenchScreen):
         index = self.query_one(ItemList).current
         if index is None or self.dataset is None:
             return
-        with self.app.suspend():
-            outcome = edit_item_in_editor(self.dataset, index)
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.app.suspend():
+                outcome = edit_item_in_editor(self.dataset, index)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand itself to an editor; use e to edit inline.",
+                        title="$EDITOR", severity="error")
+            return
         if outcome.error:
             self.notify(outcome.error, title="$EDITOR", severity="error", timeout=10)
         elif outcome.changed:
@@ -513,6 +529,10 @@ class DatasetScreen(WorkbenchScreen):
         """Redraw the changed item and save the file."""
         self.query_one("#data-right", ContentSwitcher).current = "data-view"
         item_list = self.query_one(ItemList)
+        rows = item_list.rows
+        if self.dataset is not None and rows and rows[-1] >= len(self.dataset):  # rows are in ascending order
+            # Items went away: show every index that still exists until the filter runs again.
+            item_list.set_rows(range(len(self.dataset)), keep=item_list.current)
         if index is not None:
             self._code_cache.pop(index, None)
             self.statuses.pop(index, None)
@@ -545,12 +565,17 @@ class DatasetScreen(WorkbenchScreen):
     def action_validate(self) -> None:
         if self.dataset is None:
             return
+        if self._validate_stop is not None and not self._validate_stop.is_set():
+            self._validate_stop.set()
+            self.query_one("#data-progress-text", Static).update("stopping …")
+            return
+        self._validate_stop = threading.Event()
         self.query_one("#data-progress", ProgressBar).update(total=len(self.dataset), progress=0)
         self.query_one("#data-progress-text", Static).update("validating …")
-        self.validate_all(self.dataset)
+        self.validate_all(self.dataset, self._validate_stop)
 
     @work(thread=True, exclusive=True, group="data-validate", exit_on_error=False)
-    def validate_all(self, dataset) -> None:
+    def validate_all(self, dataset, stop: threading.Event) -> None:
         from core.validate import default_cache_path, validate_items
 
         total = len(dataset)
@@ -561,8 +586,9 @@ class DatasetScreen(WorkbenchScreen):
         try:
             report = validate_items(dataset.items, fmt=dataset.fmt, lines=dataset.lines, timeout=self.code_timeout,
                                     cache=default_cache_path(self.workspace.state_dir), on_progress=progressed,
-                                    path=str(dataset.path) if dataset.path else None)
+                                    stop=stop, path=str(dataset.path) if dataset.path else None)
         except Exception as exc:  # noqa: BLE001 - reported, the screen stays
+            stop.set()
             self.post_message(ValidationFinished({}, {}, f"{type(exc).__name__}: {exc}"))
             return
         statuses = {check.index: ("schema" if check.schema_errors else check.code_status) for check in report.checks}
@@ -570,6 +596,9 @@ class DatasetScreen(WorkbenchScreen):
         summary = report.summary()
         counts = {k: summary[k] for k in ("schema_errors", "code_match", "code_mismatch", "code_error",
                                            "code_timeout", "no_code", "valid") if summary.get(k)}
+        if report.cancelled:
+            counts["stopped early"] = len(report.checks)
+        stop.set()
         self.post_message(ValidationFinished(statuses, counts))
 
     def on_validation_progressed(self, message: ValidationProgressed) -> None:

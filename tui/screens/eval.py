@@ -115,6 +115,8 @@ class RunFollower:
         self.tokens = 0
         self.started = time.monotonic()
         self.manifest: dict = {}
+        self.job_log: list[str] = []
+        """The last lines a failed job printed (why it failed)."""
 
     def read(self) -> bool:
         """Take in what was appended since the last call; True when anything was."""
@@ -151,6 +153,10 @@ class RunFollower:
         if self.run.is_running():
             return "running", job.id if job else None
         if job is not None:
+            if job.state == "failed" and not self.job_log:
+                from core.jobs import tail_log
+
+                self.job_log = [line for line in tail_log(job, 4) if line.strip()]
             return job.state, job.id
         return str(self.manifest.get("status") or "finished"), None
 
@@ -172,6 +178,7 @@ class RunFollower:
             "total": total if isinstance(total, int) else None, "done": done, "rate": rate, "tok_rate": tok_rate,
             "eta": eta, "summary": summary, "recent": list(self.recent), "errors": list(self.errors),
             "status": status, "job_id": job_id, "problems": list(self.tail.problems[-3:]),
+            "job_log": list(self.job_log),
         }
 
 
@@ -428,6 +435,10 @@ class EvalScreen(WorkbenchScreen):
                 errors.append(f"! {item['id']}  {one_line(item['error'], 100)}\n", style="magenta")
         for problem in state["problems"]:
             errors.append(f"{problem}\n", style="red")
+        if state.get("job_log"):
+            errors.append(f"The job {state['job_id']} failed:\n", style="bold red")
+            for line in state["job_log"]:
+                errors.append(f"  {line}\n", style="red")
         self.query_one("#eval-errors", Static).update(errors)
 
     # -- starting, cancelling, re-running -----------------------------------------------------

@@ -14,29 +14,33 @@ from tui.registry import SCREENS
 
 
 def binding_rows(screen: Screen) -> list[tuple[str, str, str, str, str]]:
-    """(group, keys, description, tooltip, id) for each active binding of *screen*, screens last."""
+    """(group, keys, description, tooltip, id) for the workbench's bindings active on *screen*: screen, widget, global, screens."""
     app = screen.app
-    rows: list[tuple[str, str, str, str, str]] = []
+    groups: dict[str, list[tuple[str, str, str, str, str]]] = {}
     seen: set[tuple[int, str]] = set()
     for active in screen.active_bindings.values():
         binding = active.binding
-        if binding.system or (binding.id or "").startswith("screen."):
+        # Only the workbench's own bindings carry ids; Textual's scrolling and focus keys stay out.
+        if not binding.id or binding.id.startswith("screen."):
             continue
         key = (id(active.node), binding.action)
         if key in seen:
             continue
         seen.add(key)
-        # All keys bound to the same action on the same node are shown together.
-        keys = [
-            app.get_key_display(b)
-            for b in _bindings_of(active.node)
-            if b.action == binding.action
-        ] or [app.get_key_display(binding)]
-        group = "Global" if active.node is app else getattr(active.node, "TITLE", None) or type(active.node).__name__
-        if active.node is screen:
-            group = f"{getattr(screen, 'TITLE', '') or type(screen).__name__}"
-        rows.append((group, " ".join(dict.fromkeys(keys)), binding.description or binding.action,
-                     binding.tooltip, binding.id or ""))
+        keys = [app.get_key_display(b) for b in _bindings_of(active.node) if b.action == binding.action]
+        if active.node is app:
+            group = "Global"
+        elif active.node is screen:
+            group = getattr(screen, "TITLE", None) or type(screen).__name__
+        else:
+            group = f"{type(active.node).__name__} (focused)"
+        groups.setdefault(group, []).append(
+            (group, " ".join(dict.fromkeys(keys or [app.get_key_display(binding)])),
+             binding.description or binding.action, binding.tooltip, binding.id)
+        )
+    screen_title = getattr(screen, "TITLE", None) or type(screen).__name__
+    order = sorted(groups, key=lambda g: (g != screen_title, g == "Global", g))
+    rows = [row for group in order for row in groups[group]]
     for spec in SCREENS:
         rows.append(("Screens", spec.key, spec.title, spec.description, f"screen.{spec.name}"))
     return rows
@@ -62,15 +66,17 @@ class HelpScreen(ModalScreen):
         table.add_column("keys", style="bold cyan", no_wrap=True)
         table.add_column("action", style="bold", no_wrap=True)
         table.add_column("what it does", ratio=1)
-        table.add_column("id", style="dim", no_wrap=True)
+        narrow = self.app.size.width < 100
+        if not narrow:
+            table.add_column("id", style="dim", no_wrap=True)
         last_group = None
         for group, keys, description, tooltip, binding_id in binding_rows(self.base):
             if group != last_group:
                 if last_group is not None:
-                    table.add_row("", "", "", "")
-                table.add_row(Text(group, style="bold underline"), "", "", "")
+                    table.add_row()
+                table.add_row(Text(group, style="bold underline"))
                 last_group = group
-            table.add_row(keys, description, tooltip, binding_id)
+            table.add_row(keys, description, tooltip, *([] if narrow else [binding_id]))
         with VerticalScroll(id="help-body"):
             yield Static("[b]Keys[/b]  [dim](esc/q/? closes · the palette, ':' or ctrl+p, searches them too)[/dim]")
             yield Static(table, id="help-table")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterable
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -76,12 +75,3 @@ def one_line(text: object, limit: int | None = None) -> str:
     if limit is not None and len(flat) > limit:
         return flat[: max(0, limit - 1)] + "…"
     return flat
-
-
-def count_by(values: Iterable[str | None]) -> dict[str, int]:
-    """How often each value occurs, None left out."""
-    counts: dict[str, int] = {}
-    for value in values:
-        if value is not None:
-            counts[value] = counts.get(value, 0) + 1
-    return counts

@@ -52,7 +52,7 @@ class TrainLaunchScreen(ModalScreen[TrainRequest | None]):
             yield Label("Launch a LLaMA-Factory run", classes="pane-title")
             options = [(f"{t.name} — {t.description}" if t.description else t.name, t.name) for t in self.templates.values()]
             yield Select(options, value=next(iter(self.templates), Select.BLANK), allow_blank=False, id="launch-template")
-            yield VerticalScroll(id="launch-fields")
+            yield VerticalScroll(id="launch-fields", can_focus=False)
             yield Static("", id="launch-error")
             with Horizontal(id="launch-buttons"):
                 yield Button("Launch [ctrl+s]", id="launch-go", variant="success")
@@ -87,6 +87,7 @@ class TrainLaunchScreen(ModalScreen[TrainRequest | None]):
         rows.append(Horizontal(Label("gpus"), Input(placeholder="e.g. 0,1 (blank: all visible)", id="launch-gpus"), classes="field"))
         rows.append(Horizontal(Label("extra"), Input(placeholder="key=value ... (any LLaMA-Factory key)", id="launch-extra"), classes="field"))
         box.mount_all(rows)
+        self.show_error("")
 
     def _request(self) -> TrainRequest:
         overrides: dict[str, str] = {}
@@ -105,7 +106,16 @@ class TrainLaunchScreen(ModalScreen[TrainRequest | None]):
         self.query_one("#launch-error", Static).update(text)
 
     def action_launch(self) -> None:
-        self.dismiss(self._request())
+        request = self._request()
+        template = self.templates.get(request.template)
+        missing = [ph.name for ph in (template.placeholders if template else [])
+                   if ph.required and ph.name not in AUTO_FILLED and ph.name not in {"output_dir", "export_dir"}
+                   and ph.name not in request.overrides]
+        if missing:
+            self.show_error(f"needed: {', '.join(missing)}")
+            self.query_one(f"#ph-{missing[0]}", Input).focus()
+            return
+        self.dismiss(request)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
