@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ async def reference(problems, base_url: str, concurrency: int, model: str) -> tu
     import openai
 
     template = load_prompt("zh")
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="x")
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="x", timeout=600.0, max_retries=5)
     sem = asyncio.Semaphore(concurrency)
     correct = 0
     tmp = tempfile.mkdtemp(prefix="mb-ref-")
@@ -72,18 +73,21 @@ async def reference(problems, base_url: str, concurrency: int, model: str) -> tu
         if code is not None:
             path = os.path.join(tmp, f"temp_{i}.py")
             Path(path).write_text(code, encoding="utf-8")
-            proc = await asyncio.create_subprocess_exec("python3", path, stdout=subprocess.PIPE,
-                                                        stderr=subprocess.PIPE)
-            out, err = await proc.communicate()
-            messages.append(observation_message(_Result(out.decode(), err.decode(), proc.returncode), template))
+            # A thread per running block (asyncio's own subprocess API stalled under load here).
+            done = await loop.run_in_executor(pool, lambda: subprocess.run(["python3", path], capture_output=True,
+                                                                        text=True, timeout=30))
+            messages.append(observation_message(_Result(done.stdout, done.stderr, done.returncode), template))
             text = await ask(messages)
         m = re.findall(r"\\boxed\{([^}]*)\}", text)
         gold = p.gold.rsplit("####", 1)[-1].strip().replace(",", "")
         correct += bool(m and m[-1].strip() == gold)
 
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(max_workers=concurrency)
     t0 = time.perf_counter()
     await asyncio.gather(*(one(i, p) for i, p in enumerate(problems)))
     wall = time.perf_counter() - t0
+    pool.shutdown()
     await client.close()
     return wall, correct
 

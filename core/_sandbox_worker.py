@@ -368,7 +368,7 @@ def _supervise(conn: socket.socket, cfg: dict) -> None:
         req = _recv_msg(conn)
         timeout = max(0.05, float(req.get("timeout", 10.0)))
         cap = int(req.get("max_output") or cfg["max_output"])
-        scratch = tempfile.mkdtemp(prefix="mb-sbx-", dir=cfg["scratch_root"])
+        scratch = tempfile.mkdtemp(prefix=f"mb-sbx-{os.getpid()}-", dir=cfg["scratch_root"])
         if cfg.get("uid") is not None:
             os.chown(scratch, cfg["uid"], -1)
         out_r, out_w = os.pipe()
@@ -473,6 +473,17 @@ def _supervise(conn: socket.socket, cfg: dict) -> None:
     os._exit(0)
 
 
+def _remove_scratch_of(supervisor_pid: int, root: str) -> None:
+    """Remove the scratch folder of a supervisor that died without cleaning up (e.g. SIGKILLed)."""
+    prefix = f"mb-sbx-{supervisor_pid}-"
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
 def serve(cfg: dict) -> None:
     """The server loop: accept while fewer than cfg['size'] blocks run; exit when the caller goes away."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -531,10 +542,9 @@ def serve(cfg: dict) -> None:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        try:
-            os.unlink(cfg["socket"])
-        except OSError:
-            pass
+            _remove_scratch_of(pid, cfg["scratch_root"])
+        # The private folder holds only the socket and this server's log.
+        shutil.rmtree(os.path.dirname(cfg["socket"]), ignore_errors=True)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, shutdown)
@@ -554,7 +564,7 @@ def serve(cfg: dict) -> None:
                 pass
         while supervisors:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                pid, wstatus = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 supervisors.clear()
                 free_slots[:] = list(range(cfg["size"] - 1, -1, -1))
@@ -563,6 +573,8 @@ def serve(cfg: dict) -> None:
                 break
             if pid in supervisors:
                 free_slots.append(supervisors.pop(pid))
+            if wstatus != 0:
+                _remove_scratch_of(pid, cfg["scratch_root"])
         if ctl in ready:
             if not os.read(ctl, 4096):
                 shutdown()

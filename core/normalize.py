@@ -14,6 +14,7 @@ _TEXT_RE = re.compile(_TEXT_CMD + r"\{([^{}]*)\}")
 _WRAPPERS = [
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?=[\\()\[\]{}|.])"), ""),
     (re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))"), ","),  # 11,\! 111 is one number
+    (re.compile(r"(?<=\{\d)(\d{0,2}),(?=\d{3}\})"), r"\1"),  # \frac{12}{5,525}
     (re.compile(r"\\displaystyle|\\limits|\\!"), ""),
     (re.compile(r"\\[dtc]frac"), r"\\frac"),
     (re.compile(r"\\varnothing|\\empty(?![a-z])|\\O(?![a-zA-Z])"), r"\\emptyset"),

@@ -230,16 +230,22 @@ class SandboxPool:
             path = self._ensure_started()
             proc = self._proc
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            unreachable = False
             try:
                 try:
                     sock.connect(path)
-                    sock.sendall(payload)
-                    started = self._wait_ack_sync(sock, proc)
                 except OSError:
-                    started = False
+                    unreachable = True
+                started = False
+                if not unreachable:
+                    try:
+                        sock.sendall(payload)
+                        started = self._wait_ack_sync(sock, proc)
+                    except OSError:
+                        started = False
                 if not started:
-                    if attempt == 0 and self._confirm_dead(proc):
-                        continue  # the server died before taking the block: start a new one, once
+                    if attempt == 0 and self._recover(proc, unreachable):
+                        continue  # the server was gone before taking the block: start a new one, once
                     return _failed("sandbox server is not running", time.monotonic() - t0)
                 sock.settimeout(timeout + _SAFETY_S)
                 try:
@@ -254,15 +260,20 @@ class SandboxPool:
                 sock.close()
         return _failed("unreachable")  # pragma: no cover
 
-    @staticmethod
-    def _confirm_dead(proc) -> bool:
-        """True once the server process *proc* has exited (waits a little: a killed server takes a moment)."""
+    def _recover(self, proc, unreachable: bool) -> bool:
+        """After a block was not taken: True when a retry makes sense, because the server *proc* has exited
+        (a killed one takes a moment) or, alive but unreachable (its socket removed), has been stopped."""
         if proc is None:
             return True
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=2 if unreachable else 5)
+            return True
         except subprocess.TimeoutExpired:
-            return False
+            if not unreachable:
+                return False
+        with self._lock:
+            if self._proc is proc:
+                self._stop_locked()
         return True
 
     def _wait_ack_sync(self, sock: socket.socket, proc) -> bool:
@@ -287,16 +298,22 @@ class SandboxPool:
                 path = await loop.run_in_executor(None, self._ensure_started)
             proc = self._proc
             writer = None
+            unreachable = False
             try:
                 try:
                     reader, writer = await asyncio.open_unix_connection(path)
-                    writer.write(payload)
-                    await writer.drain()
-                    started = await self._wait_ack_async(reader, proc)
+                except OSError:
+                    unreachable = True
+                try:
+                    started = False
+                    if not unreachable:
+                        writer.write(payload)
+                        await writer.drain()
+                        started = await self._wait_ack_async(reader, proc)
                 except (OSError, asyncio.IncompleteReadError):
                     started = False
                 if not started:
-                    if attempt == 0 and await loop.run_in_executor(None, self._confirm_dead, proc):
+                    if attempt == 0 and await loop.run_in_executor(None, self._recover, proc, unreachable):
                         continue
                     return _failed("sandbox server is not running", time.monotonic() - t0)
                 try:

@@ -34,7 +34,7 @@ from core.dataset import Dataset, Turn, detect_format, item_turns
 
 # Bump CHECK_VERSION when the judging rules change (cached item checks go stale), EXEC_VERSION when
 # the way code runs changes (cached executions go stale).
-CHECK_VERSION = 7
+CHECK_VERSION = 9
 EXEC_VERSION = 1
 CODE_STATUSES = ("match", "mismatch", "error", "timeout", "no_code", "unchecked")
 # Worst first: an item's code status is the worst of its rounds.
@@ -255,6 +255,9 @@ def compare_outputs(actual: str, recorded: str) -> tuple[bool, str]:
     if _NUM.sub("#", a) == _NUM.sub("#", r) and len(a_nums) == len(r_nums) and all(
             x == y or _rounds_to(x, y) for x, y in zip(a_nums, r_nums)):
         return False, "the recorded numbers are the printed ones rounded"
+    if _NUM.sub("#", a) == _NUM.sub("#", r) and len(a_nums) == len(r_nums):
+        x, y = next((x, y) for x, y in zip(a_nums, r_nums) if not (x == y or _close(x, y)))
+        return False, f"different numbers: printed {x}, recorded {y}"
     if not a:
         return False, "the code printed nothing"
     if not r:
@@ -540,6 +543,8 @@ def _judge(plan: _Plan, item: dict, line: int | None, execs: dict[str, dict],
         else:
             same, how = compare_outputs(res["stdout"], recorded)
             result = "match" if same else "mismatch"
+            if not same and res.get("varies"):
+                how += "; the output changes from run to run (the code is not deterministic)"
         if status == "ok":
             last_ok_stdout = res["stdout"]
         check.rounds.append(RoundCheck(turn=turn_idx, code_hash=code_key(code, timeout)[5:17], status=status,
@@ -635,6 +640,14 @@ def validate_items(
                     execs[k] = hit
                 else:
                     need[k] = code
+        # What each needed block is expected to print (a block whose output differs runs twice, to tell
+        # nondeterministic code from a wrong record).
+        recorded_for: dict[str, list[str]] = {}
+        for plan in plans:
+            for turn_idx, code in plan.blocks:
+                nxt = plan.turns[turn_idx + 1] if turn_idx + 1 < len(plan.turns) else None
+                if nxt is not None and nxt.role in _USER_SIDE:
+                    recorded_for.setdefault(code_key(code, timeout), []).append(recorded_output(nxt.content))
         waiting: dict[str, list[_Plan]] = {}
         pending_count: dict[int, int] = {}
         for plan in plans:
@@ -682,6 +695,14 @@ def validate_items(
             todo = iter(need.items())
             running: dict = {}
 
+            def run_block(code: str, recorded: list[str]) -> dict:
+                res = pool.run(code, timeout)
+                rec = _exec_record(res)
+                if res.status == "ok" and any(not compare_outputs(res.stdout, r)[0] for r in recorded):
+                    again = pool.run(code, timeout)
+                    rec["varies"] = again.status != "ok" or again.stdout != res.stdout
+                return rec
+
             def submit_next() -> bool:
                 if stop is not None and stop.is_set():
                     return False
@@ -689,7 +710,7 @@ def validate_items(
                     k, code = next(todo)
                 except StopIteration:
                     return False
-                running[ex.submit(pool.run, code, timeout)] = k
+                running[ex.submit(run_block, code, recorded_for.get(k, []))] = k
                 return True
 
             while len(running) < workers * 2 and submit_next():
@@ -702,7 +723,7 @@ def validate_items(
                         graded(fut)
                         continue
                     k = running.pop(fut)
-                    rec = _exec_record(fut.result())
+                    rec = fut.result()
                     execs[k] = rec
                     executed += 1
                     if rec["status"] != "killed":

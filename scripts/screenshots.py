@@ -23,6 +23,7 @@ async def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
 
     workspace = open_workspace(Path(tempfile.mkdtemp(prefix="mathbench-shots-")) / "workspace")
     app = MathbenchApp(workspace)
+    app.sub_title = "sample workspace"  # not the temporary path, so the pictures only change when the UI does
     saved: list[Path] = []
     suffix = "" if size == (160, 48) else f"-{size[0]}x{size[1]}"
 
@@ -36,6 +37,8 @@ async def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
         save("home")
         await pilot.press("2")
         await wait_until(pilot, lambda: app.screen.live is not None and app.screen.live["done"] > 0)
+        app.screen.query_one("#eval-name").value = "my-eval"
+        app.screen.query_one("#eval-model").value = "qwen2.5-math-pot"
         await pilot.pause(0.3)
         save("eval")
         await pilot.press("3")

@@ -68,7 +68,8 @@ def test_role_rules_name_index_and_reason():
         ("x: 1\ny: 2\n", "x: 1 y: 2", True, "line breaks"),
         ("西服的现价为: 3150.0\n", "西服的现价为: 3150", True, "numeric"),
         ("0.30000000000000004\n", "0.3", True, "numeric"),
-        ("面积: 262\n", "面积: 286", False, "different numbers"),
+        ("面积: 262\n", "面积: 286", False, "different numbers: printed 262, recorded 286"),
+        ("x = 3\n", "y = 7 and 8", False, "different numbers"),
         ("a\nb\n", "b", False, "recorded output is only part of what the code prints"),
         ("距离是: 46.31481666666667\n", "距离是: 46.31", False, "the recorded numbers are the printed ones rounded"),
         ("", "5", False, "the code printed nothing"),
@@ -97,35 +98,38 @@ def test_validate_statuses_cache_and_reuse(tmp_path, pool):
         pot("print(5)", "5"),                                     # match, but the final answer 6 disagrees
         conv(("gpt", "x"), ("human", "y")),                       # schema error
         pot("print(2*3)", "6"),                                   # same code as item 0: run once
+        pot("import random\nprint(random.random())", "0.5"),    # mismatch from nondeterministic code
     ]
     cache_file = tmp_path / "cache.sqlite"
     seen = []
     rep = validate_items(items, timeout=1.5, pool=pool, cache=cache_file, on_item=lambda c: seen.append(c.index))
     st = [c.code_status for c in rep.checks]
-    assert st == ["match", "match", "mismatch", "error", "timeout", "no_code", "unchecked", "match", "no_code", "match"]
+    assert st == ["match", "match", "mismatch", "error", "timeout", "no_code", "unchecked", "match", "no_code", "match",
+                  "mismatch"]
     c = rep.checks
+    assert "not deterministic" in c[10].rounds[0].how and "not deterministic" not in c[2].rounds[0].how
     assert c[1].rounds[0].how == "numeric"
     assert c[3].rounds[0].how == "ZeroDivisionError: division by zero"
     assert c[2].answer_status == "consistent"
     assert c[7].answer_status == "inconsistent" and c[0].answer_status == "consistent"
     assert c[8].schema_errors and not c[8].valid
     assert [x.valid for x in c[:8]] == [True, True, False, False, False, True, True, False]
-    assert sorted(seen) == list(range(10))
-    assert rep.executed == 7  # seven distinct blocks: items 0 and 9 share theirs
+    assert sorted(seen) == list(range(11))
+    assert rep.executed == 8  # eight distinct blocks: items 0 and 9 share theirs
     s = rep.summary()
     assert {k: s[k] for k in ("items", "schema_errors", "code_match", "code_mismatch", "code_error", "code_timeout",
-                              "no_code")} == {"items": 10, "schema_errors": 1, "code_match": 4, "code_mismatch": 1,
+                              "no_code")} == {"items": 11, "schema_errors": 1, "code_match": 4, "code_mismatch": 2,
                                               "code_error": 1, "code_timeout": 1, "no_code": 2}
 
     again = validate_items(items, timeout=1.5, pool=pool, cache=cache_file)
-    assert again.executed == 0 and again.cached_items == 10
+    assert again.executed == 0 and again.cached_items == 11
     assert [x.code_status for x in again.checks] == st
 
     items[2] = pot("print(2*3)", "6", final="\\boxed{6}")  # fixed: only this item is judged again
     items.append(pot("print(11)", "11", final="\\boxed{11}"))
     third = validate_items(items, timeout=1.5, pool=pool, cache=cache_file)
-    assert third.cached_items == 9 and third.executed == 1  # item 2 changed, its new block ran before (item 0)
-    assert third.checks[2].code_status == "match" and third.checks[10].code_status == "match"
+    assert third.cached_items == 10 and third.executed == 1  # item 2 changed, its new block ran before (item 0)
+    assert third.checks[2].code_status == "match" and third.checks[11].code_status == "match"
     cached = cached_checks(items, timeout=1.5, cache=ValidationCache(cache_file))
     assert all(x is not None for x in cached)
 

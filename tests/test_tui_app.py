@@ -160,3 +160,16 @@ async def test_bad_keymap_is_reported_with_its_place(workspace):
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
         assert any("keymap.json:1:" in str(n.message) for n in app._notifications)
+
+
+async def test_empty_workspace_every_screen_says_what_to_do(tmp_path):
+    app = MathbenchApp(open_workspace(tmp_path / "empty", sample=False))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        expected = {"3": "No run yet", "4": "No run to adjudicate", "5": "No run to report", "2": "Not following"}
+        for key, text in expected.items():
+            await pilot.press(key)
+            await wait_until(pilot, lambda: text in screen_text(app))
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.current_run is None and type(app.screen).__name__ == "HomeScreen"

@@ -185,3 +185,14 @@ async def test_pressing_v_again_stops_validation_early(tmp_path):
         await _settle(app, pilot)
         assert "stopped early" in screen.last_counts
         assert len(screen.statuses) < len(screen.dataset)
+
+
+async def test_a_malformed_file_is_reported_with_its_line(tmp_path):
+    ws = open_workspace(tmp_path / "ws", sample=False)
+    (ws.datasets_dir / "broken.json").write_text('[\n  {"conversations": []},\n  {"conversations": [}\n]\n', encoding="utf-8")
+    app = MathbenchApp(ws, start="dataset")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        text = shown_text(app.screen.query_one("#data-count"))
+        assert "broken.json:3:" in text
+        assert app.screen.dataset is None

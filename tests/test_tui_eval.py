@@ -145,14 +145,21 @@ async def test_rerun_errored_items_replaces_their_records(tmp_path, demo_server_
         screen.follow(run_dir)
         await wait_until(pilot, lambda: screen.live is not None and screen.live["summary"]["errors"] == 1
                          and screen.live["status"] != "running")
-        seen.clear()
-        screen.set_focus(None)
-        await pilot.press("e")
-        await wait_until(pilot, lambda: any(isinstance(m, EvalJobStarted) for m in seen), limit=60)
-        assert "--retry-errors" in next(m for m in seen if isinstance(m, EvalJobStarted)).argv
-        await wait_until(pilot, lambda: any(isinstance(m, RunFollowEnded) and m.run_dir == run_dir
-                                            for m in seen), limit=120)
         from core.runs import RunDir
+
+        for attempt in range(2):
+            seen.clear()
+            screen.set_focus(None)
+            await pilot.press("e")
+            await wait_until(pilot, lambda: any(isinstance(m, EvalJobStarted) for m in seen), limit=60)
+            assert "--retry-errors" in next(m for m in seen if isinstance(m, EvalJobStarted)).argv
+            await wait_until(pilot, lambda: any(isinstance(m, RunFollowEnded) and m.run_dir == run_dir
+                                                for m in seen), limit=120)
+            # Under heavy parallel load the job's first GET /v1/models has been seen to fail to connect;
+            # the screen then shows why, and pressing e again is what a user does.
+            if screen.live["status"] != "failed":
+                break
+            assert any("no endpoint answered" in line for line in screen.live["job_log"])
 
         latest = {r["id"]: r for r in RunDir(run_dir).load_results()}
         assert latest[failed["id"]]["error"] is None and len(latest) == 4

@@ -105,3 +105,16 @@ async def test_sample_run_item_shows_every_turn(tmp_path):
         text = screen_text(app)
         assert "NameError" in text  # the first block failed ...
         assert "execution #2" in text and "260" in text  # ... and the fix ran
+
+
+async def test_bad_lines_are_skipped_and_named(tmp_path):
+    ws = open_workspace(tmp_path / "ws", sample=False)
+    run_dir = make_run(ws.runs_dir / "r", 20)
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    lines.insert(5, '{"id": "broken", "question": ')
+    (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n")
+    app = MathbenchApp(ws, run_dir=run_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _results(app, pilot)
+        assert screen.query_one(ItemTable).row_count == 20
+        assert any("results.jsonl:6" in str(n.message) for n in app._notifications)

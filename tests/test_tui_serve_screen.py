@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from core.demo_server import DemoServer
 from core.workspace import open_workspace
 from tests.support.tui_more_text import poll_until_done, shown_text
 from tui.app import MathbenchApp
+
+
+async def _probed(screen, pilot, timeout: float = 30.0) -> None:
+    """Poll until a probe of the URL has answered (a timer's poll may be probing at the same moment)."""
+    deadline = time.monotonic() + timeout
+    while screen.view is None or screen.view.health is None:
+        assert time.monotonic() < deadline, "the server was never probed"
+        await poll_until_done(screen.poll_server)
+        await pilot.pause(0.1)
 
 
 async def test_serve_screen_shows_milestones_and_stats_from_the_sample_log(tmp_path):
@@ -28,16 +41,20 @@ async def test_serve_screen_shows_milestones_and_stats_from_the_sample_log(tmp_p
         assert log.shown and all("kv cache" in line.lower() for line in log.shown)
 
 
-async def test_serve_screen_attaches_to_a_server_by_url(tmp_path):
+@pytest.mark.parametrize("server_key", [None, "not-the-workspace-key"])
+async def test_serve_screen_attaches_to_a_server_by_url(tmp_path, server_key):
     ws = open_workspace(tmp_path / "ws", sample=False)
-    with DemoServer(model="pot-demo") as server:
+    with DemoServer(model="pot-demo", api_key=server_key) as server:
         app = MathbenchApp(ws, start="serve")
         async with app.run_test(size=(160, 48)) as pilot:
             screen = app.screen
             screen.watch(url=server.base_url)
-            await poll_until_done(screen.poll_server)
-            await pilot.pause()
+            await _probed(screen, pilot)
             assert screen.view.health == "ready"
-            assert screen.view.models == ("pot-demo",)
-            await pilot.press("e")
-            assert app.endpoint_url == server.base_url
+            if server_key is None:
+                assert screen.view.models == ("pot-demo",)
+                await pilot.press("e")
+                assert app.endpoint_url == server.base_url
+            else:  # the server wants a key the workspace does not have: said, not hidden
+                assert screen.view.models == ()
+                assert "API key" in shown_text(screen.query_one("#serve-stats"))

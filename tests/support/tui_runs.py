@@ -63,7 +63,7 @@ def screen_text(app) -> str:
     return "\n".join(screen_lines(app))
 
 
-async def wait_until(pilot, condition, *, limit: float = 30.0, step: float = 0.05) -> None:
+async def wait_until(pilot, condition, *, limit: float = 90.0, step: float = 0.05) -> None:
     """Let the app run until *condition()* holds; fail (not time out silently) if it never does."""
     import time
 

@@ -18,8 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds manifest.json, results.jsonl)")
     p.set_defaults(func=adjudicate)
+    from tui.registry import SCREENS
+
     p = subparsers.add_parser("tui", help="open the workbench (the same as no command)")
-    p.add_argument("--screen", default="home", help="screen to open first (home, eval, results, adjudicate, report, ...)")
+    p.add_argument("--screen", default="home", choices=[spec.name for spec in SCREENS], help="screen to open first")
     p.set_defaults(func=open_workbench)
 
 

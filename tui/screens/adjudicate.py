@@ -136,7 +136,6 @@ class AdjudicateScreen(WorkbenchScreen):
         super().__init__()
         self.state: QueueState | None = None
         self.include_wrong = False
-        self.history: list[str] = []
         self._commands: queue.Queue = queue.Queue()
         self._serving: Path | None = None
 
@@ -228,9 +227,8 @@ class AdjudicateScreen(WorkbenchScreen):
         if message.state.run_path != self._serving:
             return
         self.state = message.state
-        if message.event in ("correct", "wrong"):
-            self.history.append(f"{message.detail} → {message.event}")
-        self.render_state()
+        with self.app.batch_update():
+            self.render_state()
 
     @on(AdjudicationFailed)
     def failed(self, message: AdjudicationFailed) -> None:

@@ -211,6 +211,9 @@ class DatasetScreen(WorkbenchScreen):
         else:
             self.query_one("#data-count", Static).update(f"No .json/.jsonl files in {self.workspace.datasets_dir}")
 
+    def on_unmount(self) -> None:
+        gc.unfreeze()
+
     def _dataset_files(self) -> list[Path]:
         root = self.workspace.datasets_dir
         if not root.is_dir():
@@ -244,7 +247,9 @@ class DatasetScreen(WorkbenchScreen):
             return
         self.dataset = message.dataset
         # A big file is millions of long-lived objects; kept out of the cyclic GC's scans, a full collection
-        # no longer stalls every few key presses (they are still freed by reference counting).
+        # no longer stalls every few key presses. Unfrozen when the file or the screen goes, so that
+        # whatever was frozen with it can still be collected.
+        gc.unfreeze()
         gc.freeze()
         self.statuses, self.clusters, self._code_cache, self.checks = {}, {}, {}, {}
         self.cluster_list = []

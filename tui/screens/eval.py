@@ -376,7 +376,8 @@ class EvalScreen(WorkbenchScreen):
         if message.run_dir != self.following:
             return
         self.live = message.state
-        self.render_live()
+        with self.app.batch_update():
+            self.render_live()
 
     def render_live(self) -> None:
         state = self.live

@@ -155,7 +155,7 @@ class HomeScreen(WorkbenchScreen):
             if current and Path(run["path"]).resolve() == current:
                 table.move_cursor(i)
         ws = self.app.workspace
-        lines = [f"[b]{ws.root}[/b]", ""]
+        lines = [f"[b]{self.app.sub_title or ws.root}[/b]", ""]
         lines += [f"{n} {label}" for label, n in message.counts.items()]
         lines.append(f"{len(self.runs)} eval runs")
         lines.append("")

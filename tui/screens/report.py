@@ -17,6 +17,7 @@ from textual.widgets import ContentSwitcher, Static
 from tui.widgets.chart import SERIES_COLORS, BarChartData, PlotextChart
 from tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line, pct
 from tui.widgets.item_table import Column, ItemTable
+from tui.widgets.run_data import run_signature
 
 
 class ReportReady(Message):
@@ -110,7 +111,7 @@ class ReportScreen(WorkbenchScreen):
         self.flips: list[dict] = []
         self.records: dict[Any, dict] = {}
         self.other_records: dict[Any, dict] = {}
-        self._shown: tuple[Path | None, Path | None] | None = None
+        self._shown: tuple | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="report-status")
@@ -127,16 +128,16 @@ class ReportScreen(WorkbenchScreen):
                 yield ItemTable(FLIP_COLUMNS, id="report-flips")
 
     def on_screen_resume(self) -> None:
-        wanted = (self.app.current_run, self.app.compare_run)
-        if wanted[0] is None:
+        if self.app.current_run is None:
             self.query_one("#report-status", Static).update("No run to report: choose one with o.")
-        elif wanted != self._shown:
+        elif run_signature(self.app.current_run, self.app.compare_run) != self._shown:
+            # A new run, or its verdicts changed (adjudication) while the screen was hidden.
             self.action_reload()
 
     def action_reload(self) -> None:
         if self.app.current_run is None:
             return
-        self._shown = (self.app.current_run, self.app.compare_run)
+        self._shown = run_signature(self.app.current_run, self.app.compare_run)
         self.query_one("#report-status", Static).update(f"computing the report of {self.app.current_run.name}…")
         self.compute(self.app.current_run, self.app.compare_run)
 

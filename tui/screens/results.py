@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 
 from tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line
 from tui.widgets.item_table import Column, ItemTable
-from tui.widgets.run_data import RunLoaded, RunLoadFailed, RunSnapshot, level_key, load_run
+from tui.widgets.run_data import RunLoaded, RunLoadFailed, RunSnapshot, level_key, load_run, run_signature
 
 VERDICT_FILTERS = ("all", "correct", "wrong", "uncertain", "error", "human")
 SORTS = ("file", "id", "verdict", "level", "subject", "latency", "rounds")
@@ -99,6 +99,7 @@ class ResultsScreen(WorkbenchScreen):
         self.query_text = ""
         self.sort_key = "file"
         self.sort_reverse = False
+        self._signature: tuple | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="results-status")
@@ -114,7 +115,8 @@ class ResultsScreen(WorkbenchScreen):
         wanted = self.app.current_run
         if wanted is None:
             self.query_one("#results-status", Static).update("No run yet: start one on the Eval screen (2) or press o.")
-        elif self.snapshot is None or self.snapshot.path != wanted:
+        elif run_signature(wanted) != self._signature:
+            # A new run, or this one changed (new results, human verdicts) while the screen was hidden.
             self.load(wanted)
 
     # -- loading ----------------------------------------------------------------------
@@ -122,6 +124,7 @@ class ResultsScreen(WorkbenchScreen):
     def load(self, path: Path) -> None:
         """Read *path* in a worker; the table fills when it arrives."""
         self.query_one("#results-status", Static).update(f"loading {path.name}…")
+        self._signature = run_signature(path)
         self._load(path)
 
     @work(thread=True, exclusive=True, group="results-load", exit_on_error=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ class ServeView:
     max_model_len: int | None
     latest: dict
     job_state: str | None
+    probe_error: str | None
     throughput_chart: ChartData
     requests_chart: ChartData
     kv_chart: ChartData
@@ -93,6 +95,7 @@ class ServeScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
+        self._poll_lock = threading.Lock()
         self.job_id: str | None = None
         """The serve job watched, if any."""
         self.url: str | None = None
@@ -188,6 +191,11 @@ class ServeScreen(WorkbenchScreen):
     # reading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="serve-poll", exit_on_error=False)
     def poll_server(self) -> None:
+        # Thread workers are not stopped when an exclusive one replaces them: one poll at a time.
+        with self._poll_lock:
+            self._poll_server_once()
+
+    def _poll_server_once(self) -> None:
         from core.jobs import get_job
         from core.serving import server_status, workspace_api_key
 
@@ -244,7 +252,7 @@ class ServeScreen(WorkbenchScreen):
         return ServeView(
             milestones=dict(server_log.milestones), errors=tuple(server_log.errors[-3:]),
             health=status.health if status is not None else None, models=models, max_model_len=max_len,
-            latest=latest, job_state=job_state,
+            latest=latest, job_state=job_state, probe_error=status.error if status is not None else None,
             throughput_chart=ChartData("tok/s", (Series("prompt", xs, prompt), Series("gen", xs, gen)), xlabel=xlabel),
             requests_chart=ChartData("requests", (Series("running", xs, running), Series("waiting", xs, waiting)), xlabel=xlabel),
             kv_chart=ChartData("KV cache %", (Series("kv", xs, kv),), xlabel=xlabel),
@@ -373,6 +381,8 @@ def _stats_table(view: ServeView, url: str | None) -> Table:
     if url:
         health = view.health or "…"
         table.add_row("/health", f"[{HEALTH_STYLES.get(health, '')}]{health}[/]")
+    if view.probe_error:
+        table.add_row("[red]probe[/]", one_line(view.probe_error, 80))
     if view.job_state:
         table.add_row("job", view.job_state)
     if view.models:

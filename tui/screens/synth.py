@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ class SynthScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
+        self._poll_lock = threading.Lock()
         self.out: Path | None = None
         """The synthesis output being watched (its .jsonl log)."""
         self.job_id: str | None = None
@@ -191,6 +193,11 @@ class SynthScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="synth-poll", exit_on_error=False)
     def poll_synth(self) -> None:
+        # Thread workers are not stopped when an exclusive one replaces them: one poll at a time.
+        with self._poll_lock:
+            self._poll_synth_once()
+
+    def _poll_synth_once(self) -> None:
         from core.jobs import IncrementalReader, get_job
         from core.synth import sidecar_paths
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +114,7 @@ class TrainScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
+        self._poll_lock = threading.Lock()
         self.output_dir: Path | None = None
         """The LLaMA-Factory output dir being watched."""
         self.job_id: str | None = None
@@ -194,6 +196,11 @@ class TrainScreen(WorkbenchScreen):
     # reading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="train-poll", exit_on_error=False)
     def poll_training(self) -> None:
+        # Thread workers are not stopped when an exclusive one replaces them: one poll at a time.
+        with self._poll_lock:
+            self._poll_training_once()
+
+    def _poll_training_once(self) -> None:
         from core.gpu import status_line
         from core.jobs import get_job
         from core.training import training_status

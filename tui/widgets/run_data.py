@@ -44,6 +44,22 @@ def level_key(value: Any) -> tuple:
     return natural_key(value if value is not None else "~")
 
 
+def run_signature(*paths: Path | None) -> tuple:
+    """What changes when a run's results or human verdicts change (paths and file sizes and times)."""
+    parts: list = []
+    for path in paths:
+        parts.append(path)
+        if path is None:
+            continue
+        for name in ("results.jsonl", "adjudications.jsonl"):
+            try:
+                stat = (Path(path) / name).stat()
+                parts.append((stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                parts.append(None)
+    return tuple(parts)
+
+
 def load_run(path: Path) -> RunSnapshot:
     """Read *path*'s manifest, results and adjudications; bad lines are skipped and described."""
     from core.runs import RunDir
