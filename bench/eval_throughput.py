@@ -42,6 +42,10 @@ def start_server(latency: float, preamble: str) -> tuple[subprocess.Popen, str]:
     return proc, m.group(1)
 
 
+# The venv's interpreter, so a fresh process has the same sympy/numpy the sandbox preloads.
+PYTHON3 = sys.executable
+
+
 class _Result:
     def __init__(self, stdout: str, stderr: str, rc: int):
         self.stdout, self.stderr = stdout, stderr
@@ -74,9 +78,14 @@ async def reference(problems, base_url: str, concurrency: int, model: str) -> tu
             path = os.path.join(tmp, f"temp_{i}.py")
             Path(path).write_text(code, encoding="utf-8")
             # A thread per running block (asyncio's own subprocess API stalled under load here).
-            done = await loop.run_in_executor(pool, lambda: subprocess.run(["python3", path], capture_output=True,
-                                                                        text=True, timeout=30))
-            messages.append(observation_message(_Result(done.stdout, done.stderr, done.returncode), template))
+            def run_fresh() -> _Result:
+                try:
+                    done = subprocess.run([PYTHON3, path], capture_output=True, text=True, timeout=300)
+                except subprocess.TimeoutExpired:
+                    return _Result("", "timed out", 1)
+                return _Result(done.stdout, done.stderr, done.returncode)
+
+            messages.append(observation_message(await loop.run_in_executor(pool, run_fresh), template))
             text = await ask(messages)
         m = re.findall(r"\\boxed\{([^}]*)\}", text)
         gold = p.gold.rsplit("####", 1)[-1].strip().replace(",", "")

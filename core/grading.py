@@ -221,7 +221,7 @@ def _symbolic(gold: str, pred: str) -> tuple[str, object]:
         return "parse-failed", g
     if _too_big(g) or _too_big(p):
         return "too-large", None
-    if _is_equation(g) != _is_equation(p) and not (_is_assignment(g) or _is_assignment(p)):
+    if _is_equation(g) != _is_equation(p) and not _names_a_value(g if _is_equation(g) else p):
         return "not-equal", g  # '10x - 4y - 5z - 20 = 0' is no answer to a question whose answer is 0
     if "%" not in gold + pred:
         # two real constants: 40 digits settle it, without sympy's slow simplify of their difference
@@ -268,12 +268,14 @@ def _is_equation(expr) -> bool:
     return isinstance(expr, Eq)
 
 
-def _is_assignment(expr) -> bool:
-    """x = 5, f(x) = ..., \\mathbf{v} = ...: an equation whose left side only names the answer."""
-    from sympy import Eq, Symbol
-    from sympy.core.function import AppliedUndef
+def _names_a_value(eq) -> bool:
+    """'x = 5', '|AB| = 1', '\\frac{NO}{BO} = ...': a left side with no numbers of its own only names the answer."""
+    from sympy import Number
 
-    return isinstance(expr, Eq) and isinstance(expr.lhs, (Symbol, AppliedUndef))
+    try:
+        return not {abs(n) for n in eq.lhs.atoms(Number)} - {1}
+    except Exception:  # noqa: BLE001 - unusual left sides: let math-verify judge
+        return True
 
 
 def _has_float(expr) -> bool:
@@ -475,7 +477,7 @@ def _grade_texts(gold: str, prediction: str, symbolic: bool) -> Grade:
         for cand in ext.candidates:
             if cand != ext.answer and _compare(gold_answer, cand, symbolic)[0] == CORRECT:
                 return Grade(UNCERTAIN, "several-candidates", gold_answer, ext.answer, ext.rule)
-    if verdict == CORRECT and ext.rule == "last-number" and not _in_last_line(prediction, ext.answer):
+    if verdict == CORRECT and ext.rule in ("last-number", "last-math") and not _in_last_line(prediction, ext.answer):
         return Grade(UNCERTAIN, "last-number-only", gold_answer, ext.answer, ext.rule)
     return Grade(verdict, reason, gold_answer, ext.answer, ext.rule)
 
@@ -490,9 +492,13 @@ def _tail(text: str | None) -> str:
     return text[-MAX_TEXT:]
 
 
-def _in_last_line(text: str, number: str) -> bool:
+def _in_last_line(text: str, answer: str) -> bool:
+    """Whether the answer sits in the reply's last line and the reply ends like a finished sentence."""
     lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
-    return bool(lines) and number in lines[-1]
+    if not lines or answer not in lines[-1]:
+        return False
+    tail = re.sub(r"[\s$*\\)\]}]+$", "", lines[-1])
+    return bool(re.search(r"[.。!！?？]$", tail)) or tail.endswith(answer) or bool(re.search(r"\d\s*\S{0,12}$", tail))
 
 
 def _timeout_grade(gold: str | None, pred: str | None, rule: str = "") -> Grade:
@@ -600,7 +606,7 @@ class _Worker:
         if not self.pending:
             self.current_since = time.monotonic()
         self.pending.extend(it[0] for it in items)
-        self.tx.send(items)
+        self.tx.send(items)  # pending first: if the pipe is broken, the items are still accounted for
 
     def kill(self) -> None:
         if self.alive():
@@ -624,7 +630,7 @@ def _hard_deadline(timeout: float) -> float:
     return timeout * 2 + 3.0  # the worker's own timer fires at `timeout`; this catches what it cannot stop
 
 
-_STARTUP = 30.0  # a fresh worker imports sympy and math-verify before its first answer
+_STARTUP = 60.0  # a fresh worker imports sympy and math-verify before its first answer
 
 
 def _fallback_grade(kind: str, gold: str, pred: str) -> Grade:
@@ -700,7 +706,8 @@ def grade_many(
             slow.append(i)
     n_workers = max(1, min(workers or os.cpu_count() or 1, math.ceil(len(slow) / 4)))
     main = threading.current_thread() is threading.main_thread()
-    if len(slow) <= 4 or (n_workers == 1 and main):
+    # a handful of symbolic items costs less here than starting worker processes (each imports sympy)
+    if (len(slow) <= 16 and main) or len(slow) <= 2 or (n_workers == 1 and main):
         for i in slow:
             results[i] = _run("full", items[i][0], items[i][1], timeout)
             finished()
@@ -723,7 +730,10 @@ def _pool_grade(items, slow, results, n_workers, timeout, chunk, finished) -> No
             i = queue.pop()
             batch.append((i, "full", items[i][0], items[i][1], timeout))
         if batch:
-            w.send(batch)
+            try:
+                w.send(batch)
+            except OSError:
+                pass  # a dead worker: its items stay pending and are dealt with below
 
     pool = [_Worker() for _ in range(n_workers)]
     try:

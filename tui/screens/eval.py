@@ -273,7 +273,7 @@ class EvalScreen(WorkbenchScreen):
                 yield Label("run name  [dim]folder under runs/[/dim]")
                 yield Input(id="eval-name", compact=True)
                 yield Button("Start  (ctrl+s)", id="eval-start", variant="primary")
-            with Vertical(id="eval-live"):
+            with VerticalScroll(id="eval-live"):
                 yield Static("Not following a run. Start one (ctrl+s) or attach (a).", id="eval-title")
                 yield ProgressBar(show_eta=False, id="eval-progress")
                 yield Static(id="eval-stats")
