@@ -29,7 +29,11 @@ import sys, time
 t0 = float(sys.argv[1])
 {setup}
 async def auto_pilot(pilot):
-    await pilot.pause()
+    import asyncio
+    painted = asyncio.Event()
+    # Runs right after the first screen's first refresh: the first frame is out.
+    pilot.app.call_after_refresh(painted.set)
+    await painted.wait()
     print("painted", time.time() - t0, flush=True)
     pilot.app.exit()
 app.run(headless=True, size=(160, 48), auto_pilot=auto_pilot)

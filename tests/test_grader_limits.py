@@ -8,6 +8,7 @@ import time
 from core.grading import grade, grade_answer, grade_many
 
 SLOW = ("(x+y+z)^{40}", "(x+y+z+1)^{40}")  # sympy works on this for over a minute
+SLOW_REPLY = ("$(x+y+z)^{40}$", "so it is \\boxed{(x+y+z+1)^{40}}")
 
 
 def test_slow_comparison_times_out_in_main_thread():
@@ -33,7 +34,7 @@ def test_grading_from_worker_threads():
     threads = [
         threading.Thread(target=work, args=("sym", "$\\frac{\\sqrt{3}}{3}$", "\\boxed{\\frac{1}{\\sqrt{3}}}")),
         threading.Thread(target=work, args=("num", "#### 1,080", "\\boxed{1080}")),
-        threading.Thread(target=work, args=("slow", *SLOW)),
+        threading.Thread(target=work, args=("slow", *SLOW_REPLY)),
     ]
     for t in threads:
         t.start()
@@ -47,7 +48,7 @@ def test_grading_from_worker_threads():
 def test_grade_many_keeps_order_and_survives_a_hung_item():
     pairs = [
         ("$x^2+2x+1$", "\\boxed{(x+1)^2}"),
-        SLOW,
+        SLOW_REPLY,
         ("#### 18", "\\boxed{18.0}"),
         ("$\\frac{1}{3}$", "\\boxed{0.3333333333}"),
         ("$(1,2)$", "\\boxed{(2,1)}"),
@@ -57,10 +58,11 @@ def test_grade_many_keeps_order_and_survives_a_hung_item():
     ] * 3  # enough symbolic items to go to worker processes
     seen = []
     grades = grade_many(pairs, workers=2, timeout=3.0, on_progress=lambda done, total: seen.append((done, total)))
-    verdicts = [(g.verdict, g.reason) for g in grades[:8]]
-    assert verdicts == [
+    expected = [
         ("correct", "symbolic"), ("uncertain", "timeout"), ("correct", "exact"), ("correct", "numeric-6sig"),
         ("wrong", "not-equal"), ("uncertain", "too-large"), ("correct", "symbolic"), ("correct", "symbolic"),
-    ]
-    assert [(g.verdict, g.reason) for g in grades[8:]] == verdicts * 2
+    ] * 3
+    got = [(g.verdict, g.reason) for g in grades]
+    for i, (have, want) in enumerate(zip(got, expected)):
+        assert have == want, (i, have)
     assert seen[-1] == (24, 24) and len(seen) == 24

@@ -10,11 +10,24 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tui.commands import ActionsProvider, ScreensProvider
 from tui.registry import SCREENS, ScreenSpec
 
 if TYPE_CHECKING:
     from core.workspace import Workspace
+
+
+def _screens_provider():
+    """The palette's screen commands (textual.command is imported when the palette first opens)."""
+    from tui.commands import ScreensProvider
+
+    return ScreensProvider
+
+
+def _actions_provider():
+    """The palette's commands for the current screen's actions."""
+    from tui.commands import ActionsProvider
+
+    return ActionsProvider
 
 
 def _screen_bindings() -> list[Binding]:
@@ -31,7 +44,7 @@ class MathbenchApp(App):
 
     TITLE = "mathbench"
     CSS_PATH = "styles/app.tcss"
-    COMMANDS = App.COMMANDS | {ScreensProvider, ActionsProvider}
+    COMMANDS = App.COMMANDS | {_screens_provider, _actions_provider}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
@@ -42,6 +55,8 @@ class MathbenchApp(App):
     ]
 
     def __init__(self, workspace: "Workspace", *, start: str = "home", run_dir: Path | None = None) -> None:
+        # The first screen is the start screen itself, not Textual's blank default screen switched away from.
+        self.DEFAULT_MODE = start
         super().__init__()
         self.workspace = workspace
         self.current_run: Path | None = Path(run_dir).resolve() if run_dir else None
@@ -54,6 +69,10 @@ class MathbenchApp(App):
         self.sub_title = str(workspace.root)
         for spec in SCREENS:
             self.add_mode(spec.name, self._factory(spec))
+        if self.current_run is None:
+            runs = self.newest_runs()
+            self.current_run = runs[0] if runs else None
+            self.compare_run = runs[1] if len(runs) > 1 else None
 
     @staticmethod
     def _factory(spec: ScreenSpec) -> Callable[[], Screen]:
@@ -81,11 +100,6 @@ class MathbenchApp(App):
 
     def on_mount(self) -> None:
         self.load_keymap()
-        if self.current_run is None:
-            runs = self.newest_runs()
-            self.current_run = runs[0] if runs else None
-            self.compare_run = runs[1] if len(runs) > 1 else None
-        self.switch_mode(self.start_screen)
 
     def load_keymap(self) -> None:
         """Apply `.mathbench/keymap.json` ({binding id: "key,other key"}) from the workspace, if present."""
