@@ -124,7 +124,26 @@ def _phrase_answer(phrase: str) -> str | None:
     if len(nums) == 1 and not re.search(r"[\\^=()\[\]]", clause):
         scaled = re.search(re.escape(nums[0].strip()) + r"\s*(?:thousand|million|billion|trillion|万|亿)", clause)
         return scaled.group(0) if scaled else nums[0].strip()
+    if re.search(r"[\u4e00-\u9fff]", clause):
+        # "每份应该是 (\frac{2}{5}) 吨": the one piece of mathematics between the Chinese words
+        pieces = [p.strip() for p in re.split(r"[\u4e00-\u9fff：:，]+", clause) if re.search(r"\d|\\", p)]
+        if len(pieces) == 1:
+            return _unwrap_parens(pieces[0])
     return clause or None
+
+
+def _unwrap_parens(s: str) -> str:
+    """'(\frac{2}{5})' -> '\frac{2}{5}'; a tuple '(2, 3)' or '(1)+(2)' keeps its brackets."""
+    m = re.fullmatch(r"[(（](.*)[)）]", s)
+    if not m:
+        return s
+    inner, depth = m.group(1), 0
+    for ch in inner:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth < 0 or (ch == "," and depth == 0):
+            return s
+    return inner.strip() if depth == 0 else s
 
 
 _FINAL_ANSWER = re.compile(r"final answer\s*(?:is|[:：])\s*(?:the final answer is\b\s*)?|最终答案\s*(?:是|为|[:：])\s*", re.IGNORECASE)

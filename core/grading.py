@@ -388,6 +388,9 @@ def _compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
         rhs = nz.strip_assignments(p)
         if rhs != p:
             return _compare(g, rhs, symbolic)
+    g_rhs, p_rhs = _function_rhs(g, p)
+    if g_rhs is not None:
+        return _compare(g_rhs, p_rhs, symbolic)
     if re.fullmatch(r"\[[^\[\]]*,[^\[\]]*\]", p) and not re.match(r"^[\[(].*[\])]$", g):
         return _compare(g, p[1:-1], symbolic)  # a printed Python list of solutions
     gl = nz.choice_letter(g)
@@ -444,6 +447,23 @@ def _compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
     if gw and not pw and not re.search(r"\d", p):
         return WRONG, "text-mismatch"
     return UNCERTAIN, "parse-failed"
+
+
+_FUNC_EQ_RE = re.compile(r"^\s*(?P<name>[A-Za-z])\s*(?:\(\s*(?P<arg>[A-Za-z])\s*\))?\s*=(?P<rhs>[^=<>]+)$")
+
+
+def _function_rhs(g: str, p: str) -> tuple[str | None, str | None]:
+    """The right sides of 'f(x) = 2x+3' and 'y = 2x+3': one function written under two names (f(x) on one side)."""
+    mg, mp = _FUNC_EQ_RE.match(g), _FUNC_EQ_RE.match(p)
+    if not (mg and mp) or not (mg.group("arg") or mp.group("arg")):
+        return None, None
+    if len(nz.split_top_level(mg.group("rhs"))) > 1 or len(nz.split_top_level(mp.group("rhs"))) > 1:
+        return None, None
+    args = {m.group("arg") for m in (mg, mp) if m.group("arg")}
+    bare = {m.group("name") for m in (mg, mp) if not m.group("arg")}
+    if len(args) > 1 or args & bare:
+        return None, None  # f(x) against f(t), or 'x = ...' against f(x): not the same function's value
+    return mg.group("rhs").strip(), mp.group("rhs").strip()
 
 
 def _is_rational(expr) -> bool:

@@ -10,6 +10,7 @@ from fractions import Fraction
 _MATH_WORDS = {"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "cot", "sec", "csc", "mod", "inf", "infty", "deg"}
 
 _TEXT_CMD = r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|mathbf|mathit|operatorname)\s*"
+_TEXT_CMD_E = r"\\(?:text|textrm|mathrm|operatorname)\s*"
 _TEXT_RE = re.compile(_TEXT_CMD + r"\{([^{}]*)\}")
 _WRAPPERS = [
     (re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?=[\\()\[\]{}|.])"), ""),
@@ -17,6 +18,7 @@ _WRAPPERS = [
     (re.compile(r"(?<=\{\d)(\d{0,2}),(?=\d{3}\})"), r"\1"),  # \frac{12}{5,525}
     (re.compile(r"\\displaystyle|\\limits|\\!"), ""),
     (re.compile(r"\\[dtc]frac"), r"\\frac"),
+    (re.compile(_TEXT_CMD_E + r"\{\s*e\s*\}"), "e"),  # upright e is Euler's number, not a unit
     (re.compile(r"\\varnothing|\\empty(?![a-z])|\\O(?![a-zA-Z])"), r"\\emptyset"),
     (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree"), ""),
     (re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |\\;|\\:)(?=\d{3}(?!\d))"), ""),  # 1{,}080, 1\,080
@@ -34,9 +36,12 @@ _NUMBER_RE = re.compile(
 )
 _FRAC_RE = re.compile(r"^(?P<sign>[-+−]?)\s*(?:\\frac\{\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}|(?P<c>\d+)\s*/\s*(?P<d>\d+))$")
 _SIGNED_FRAC_RE = re.compile(r"^\\frac\{\s*(?P<sign>[-+−])\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}$")
+_PLAIN_MIXED_RE = re.compile(r"^(?P<sign>[-+−]?)(?P<w>\d+)\s+(?P<a>\d+)/(?P<b>\d+)$")  # '1 1/2'
+_REPEATING_RE = re.compile(r"^(?P<sign>[-+−]?)(?P<i>\d*)\.(?P<f>\d*)\\overline\{\s*(?P<r>\d+)\s*\}$")
 _MIXED_RE = re.compile(r"^(?P<sign>[-+−]?)\s*(?P<w>\d+)\s*\\frac\{\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}$")
 # A unit after a number: CJK words, or a Latin word of two letters or more (single letters may be variables).
-_UNIT_TAIL = re.compile(r"^(?P<head>.*?\d\s*%?)\s*(?P<unit>(?:[A-Za-z]{2,}\.?|[\u4e00-\u9fff]+)(?:\s+(?:[A-Za-z]{2,}\.?|[\u4e00-\u9fff]+))*)$")
+_UNIT_WORD = r"(?:[A-Za-z]{2,}(?:\^\{?[23]\}?)?\.?|[\u4e00-\u9fff]+)"  # 'cm^2' carries its power
+_UNIT_TAIL = re.compile(rf"^(?P<head>.*?\d\s*%?)\s*(?P<unit>{_UNIT_WORD}(?:\s+{_UNIT_WORD})*)$")
 _ASSIGN_RE = re.compile(
     r"^\s*(?:[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+(?:\{[A-Za-z]\})?|\\(?:mathbf|vec|bold|boldsymbol)\s*\{?[A-Za-z]\}?)"
     r"\s*(?:=|\\approx|≈)\s*(?P<rhs>[^=<>]+)$",
@@ -264,7 +269,13 @@ def _read_number(s: str) -> Number | None:
             return None
         sign = -1 if m.group("sign") in ("-", "−") else 1
         return Number(sign * Fraction(int(a), int(b)), None, 0)
-    m = _MIXED_RE.match(s)
+    m = _REPEATING_RE.match(s)
+    if m:  # a.b\overline{c} = a.b + c / (10^len(b) * (10^len(c) - 1))
+        f, r = m.group("f"), m.group("r")
+        value = Fraction(int(m.group("i") or 0)) + Fraction(int(f or 0), 10 ** len(f))
+        value += Fraction(int(r), 10 ** len(f) * (10 ** len(r) - 1))
+        return Number(-value if m.group("sign") in ("-", "−") else value, None, 0)
+    m = _MIXED_RE.match(s) or _PLAIN_MIXED_RE.match(s)
     if m and int(m.group("b")) != 0 and int(m.group("a")) < int(m.group("b")):
         sign = -1 if m.group("sign") in ("-", "−") else 1
         return Number(sign * (int(m.group("w")) + Fraction(int(m.group("a")), int(m.group("b")))), None, 0)

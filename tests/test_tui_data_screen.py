@@ -176,8 +176,23 @@ async def test_open_in_editor_applies_and_saves_the_editors_change(tmp_path, mon
         assert saved[1]["conversations"][0]["value"].startswith("Tom has 5 boxes")
 
 
+def _slow_items(n: int, seconds: float) -> list[dict]:
+    """Items whose code sleeps, so that validating them all takes far longer than two key presses."""
+    return [
+        {"conversations": [
+            {"from": "human", "value": f"题目：{i} + 1 - {i} = ?"},
+            # Each block differs: the validator runs identical code only once.
+            {"from": "gpt", "value": f"```python\nimport time\ntime.sleep({seconds})\nprint({i} + 1 - {i})\n```"},
+            {"from": "human", "value": "```output\n1\n```"},
+            {"from": "gpt", "value": "因此，答案是 $\\boxed{1}$。"},
+        ]}
+        for i in range(n)
+    ]
+
+
 async def test_pressing_v_again_stops_validation_early(tmp_path):
     ws, app = await _open(tmp_path)
+    (ws.datasets_dir / SAMPLE).write_text(json.dumps(_slow_items(16, 1.5), ensure_ascii=False), encoding="utf-8")
     async with app.run_test(size=(160, 48)) as pilot:
         await _settle(app, pilot)
         screen = app.screen
