@@ -63,6 +63,13 @@ async def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
         await pilot.press("question_mark")
         await pilot.pause(0.3)
         save("help")
+        await pilot.press("escape")
+        for key, name, shown in (("6", "data", "of 31"), ("9", "train", "120/120"), ("0", "serve", "ready"),
+                                 ("j", "jobs", "Jobs"), ("g", "gpu", "GPU")):
+            await pilot.press(key)
+            await wait_until(pilot, lambda shown=shown: shown in screen_text(app))
+            await pilot.pause(1.0)
+            save(name)
     return saved
 
 
