@@ -10,14 +10,11 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from tui.registry import SCREENS
 
 
-class ScreensProvider(Provider):
-    """Offers "screen: <Title>" for each screen in the registry."""
+class _ListedProvider(Provider):
+    """A provider over a fixed list of (title, help, command) that subclasses yield from _commands()."""
 
     def _commands(self) -> Iterator[tuple[str, str, object]]:
-        for spec in SCREENS:
-            yield f"screen: {spec.title}", f"{spec.key} · {spec.description}", partial(
-                self.app.run_action, f"app.show('{spec.name}')"
-            )
+        raise NotImplementedError
 
     async def discover(self) -> Hits:
         for title, help_text, command in self._commands():
@@ -31,7 +28,18 @@ class ScreensProvider(Provider):
                 yield Hit(score, matcher.highlight(title), command, text=title, help=help_text)
 
 
-class ActionsProvider(Provider):
+class ScreensProvider(_ListedProvider):
+    """Offers "screen: <Title>" for each screen in the registry."""
+
+    def _commands(self) -> Iterator[tuple[str, str, object]]:
+        for spec in SCREENS:
+            yield f"screen: {spec.title}", f"{spec.key} · {spec.description}", partial(
+                self.app.run_action, f"app.show('{spec.name}')"
+            )
+
+
+
+class ActionsProvider(_ListedProvider):
     """Offers every described action bound on the screen the palette was opened from."""
 
     def _commands(self) -> Iterator[tuple[str, str, object]]:
@@ -52,13 +60,3 @@ class ActionsProvider(Provider):
                 self.app.run_action, binding.action, active.node
             )
 
-    async def discover(self) -> Hits:
-        for title, help_text, command in self._commands():
-            yield DiscoveryHit(title, command, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, help_text, command in self._commands():
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), command, text=title, help=help_text)
