@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.dataset import Dataset, item_turns  # noqa: E402
-from core.pot import extract_code  # noqa: E402
-from core.sandbox import SandboxPool  # noqa: E402
-from core.validate import compare_outputs, recorded_output, validate_items  # noqa: E402
+from mathbench.core.datasets.items import Dataset, item_turns  # noqa: E402
+from mathbench.core.evaluation.pot import extract_code  # noqa: E402
+from mathbench.core.sandbox.pool import SandboxPool  # noqa: E402
+from mathbench.core.datasets.validate import compare_outputs, recorded_output, validate_items  # noqa: E402
 
 SFT = ROOT.parent / "shared" / "data" / "sft"
 

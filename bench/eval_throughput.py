@@ -25,13 +25,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.benchmarks import load_benchmark  # noqa: E402
-from core.evaluate import EvalConfig, run_eval  # noqa: E402
-from core.pot import extract_code, load_prompt, observation_message  # noqa: E402
+from mathbench.core.evaluation.benchmarks import load_benchmark  # noqa: E402
+from mathbench.core.evaluation.runner import EvalConfig, run_eval  # noqa: E402
+from mathbench.core.evaluation.pot import extract_code, load_prompt, observation_message  # noqa: E402
 
 
 def start_server(latency: float, preamble: str) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "tui", "demo-server", "--port", "0", "--latency", str(latency),
+    cmd = [sys.executable, "-m", "mathbench.tui", "demo-server", "--port", "0", "--latency", str(latency),
            "--accuracy", "1", "--buggy-rate", "0", "--answer-key", "gsm8k", "--preamble", preamble]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -102,7 +102,7 @@ async def reference(problems, base_url: str, concurrency: int, model: str) -> tu
 
 
 async def mathbench(problems, base_url: str, concurrency: int, model: str) -> tuple[float, object]:
-    from core.sandbox import run_python_async
+    from mathbench.core.sandbox.pool import run_python_async
 
     await run_python_async("print(1)", 10)  # the warm pool starts once per process, outside the timing
     with tempfile.TemporaryDirectory(prefix="mb-bench-") as d:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from core import report  # noqa: E402
-from core.runs import RunDir  # noqa: E402
+from mathbench.core.evaluation import report  # noqa: E402
+from mathbench.core.evaluation.rundir import RunDir  # noqa: E402
 
 
 def record(i: int) -> dict:

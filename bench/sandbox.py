@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from core.sandbox import SandboxPool  # noqa: E402
+from mathbench.core.sandbox.pool import SandboxPool  # noqa: E402
 
 BLOCK = """
 import math

@@ -49,8 +49,8 @@ app = Bare()
 """
 
 WORKBENCH_SETUP = """
-from core.workspace import open_workspace
-from tui.app import MathbenchApp
+from mathbench.core.workspace import open_workspace
+from mathbench.tui.app import MathbenchApp
 app = MathbenchApp(open_workspace(sys.argv[2]))
 """
 
@@ -66,9 +66,9 @@ def first_paint(setup: str, workspace: str) -> float:
 
 async def open_big_run(run_dir: Path) -> float:
     """Seconds from pressing 3 to the results table holding every row."""
-    from core.workspace import open_workspace
+    from mathbench.core.workspace import open_workspace
     from tests.support.tui_runs import wait_until
-    from tui.app import MathbenchApp
+    from mathbench.tui.app import MathbenchApp
 
     app = MathbenchApp(open_workspace(run_dir.parent.parent), run_dir=run_dir)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -91,9 +91,9 @@ def plain_read(run_dir: Path) -> float:
 
 async def adjudication_keypresses(run_dir: Path, n: int) -> list[float]:
     """Seconds from each y press to the next item being shown (its verdict fsynced first)."""
-    from core.workspace import open_workspace
+    from mathbench.core.workspace import open_workspace
     from tests.support.tui_runs import wait_until
-    from tui.app import MathbenchApp
+    from mathbench.tui.app import MathbenchApp
 
     app = MathbenchApp(open_workspace(run_dir.parent.parent), start="adjudicate", run_dir=run_dir)
     times = []
@@ -158,7 +158,7 @@ def main() -> int:
     parser.add_argument("--presses", type=int, default=30, help="adjudication key presses")
     args = parser.parse_args()
 
-    from core.workspace import open_workspace
+    from mathbench.core.workspace import open_workspace
     from tests.support.tui_runs import make_run
 
     tmp = Path(tempfile.mkdtemp(prefix="mathbench-bench-"))

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.paths import SAMPLE_WORKSPACE_DIR
+from mathbench.core.resources import SAMPLE_WORKSPACE_DIR
 
 MARKER = Path(".mathbench") / "workspace.json"
 SUBDIRS = ("runs", "datasets", "benchmarks", "jobs", "train", "logs", "exports", "synth")

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.paths import SAMPLE_WORKSPACE_DIR  # noqa: E402
+from mathbench.core.resources import SAMPLE_WORKSPACE_DIR  # noqa: E402
 
 # Each problem: id, question, gold reference (GSM8K "#### n" or a MATH solution), level/subject for
 # MATH-style items, the correct program, and how the two runs answered (style and, for a run that
@@ -220,7 +220,7 @@ def _tokens(text: str) -> int:
 
 def build_record(problem: dict, style: str, code: str, *, run_key: str, template, sandbox, grade) -> dict:
     """Play one scripted PoT conversation, execute its code for real and grade the final reply."""
-    from core.pot import observation_message
+    from mathbench.core.evaluation.pot import observation_message
 
     question = problem["q"]
     is_math = "level" in problem
@@ -281,7 +281,7 @@ def build_record(problem: dict, style: str, code: str, *, run_key: str, template
         "endpoint": "http://127.0.0.1:8000/v1", "error": error,
     }
     if error:
-        from core.answers import extract_gold
+        from mathbench.core.grading.extraction import extract_gold
 
         record.update(gold_answer=extract_gold(gold_ref), pred_answer=None, verdict=None, reason="request-failed")
     else:
@@ -291,10 +291,11 @@ def build_record(problem: dict, style: str, code: str, *, run_key: str, template
 
 
 def main() -> int:
-    from core import __version__, sandbox
-    from core.grading import grade
-    from core.pot import load_prompt
-    from core.runs import RunDir
+    from mathbench.core import __version__
+    from mathbench.core.sandbox import pool as sandbox
+    from mathbench.core.grading.grader import grade
+    from mathbench.core.evaluation.pot import load_prompt
+    from mathbench.core.evaluation.rundir import RunDir
 
     out = SAMPLE_WORKSPACE_DIR
     template = load_prompt("zh")

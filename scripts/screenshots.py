@@ -17,9 +17,9 @@ sys.path.insert(0, str(ROOT))
 
 async def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
     """Drive the app over the sample workspace and save one SVG per view."""
-    from core.workspace import open_workspace
+    from mathbench.core.workspace import open_workspace
     from tests.support.tui_runs import screen_text, wait_until
-    from tui.app import MathbenchApp
+    from mathbench.tui.app import MathbenchApp
 
     workspace = open_workspace(Path(tempfile.mkdtemp(prefix="mathbench-shots-")) / "workspace")
     app = MathbenchApp(workspace)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from core.adjudication import AdjudicationSession, first_unreviewed, needs_review, review_queue
-from core.runs import RunDir
+from mathbench.core.evaluation.adjudication import AdjudicationSession, first_unreviewed, needs_review, review_queue
+from mathbench.core.evaluation.rundir import RunDir
 
 VERDICTS = ["correct", "uncertain", "wrong", "uncertain", "uncertain", "correct", "wrong", "uncertain"]
 
@@ -141,7 +141,7 @@ def test_undo_replay_matches_a_stack_model(tmp_path):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from core.runs import AdjudicationState
+    from mathbench.core.evaluation.rundir import AdjudicationState
 
     actions = st.lists(st.tuples(st.sampled_from(["x", "y"]), st.sampled_from(["correct", "wrong", None])),
                        max_size=30)

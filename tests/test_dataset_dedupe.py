@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from core.dataset import Dataset, problem_text
-from core.dedupe import choose_drops, find_duplicates, normalize_problem
+from mathbench.core.datasets.items import Dataset, problem_text
+from mathbench.core.datasets.dedupe import choose_drops, find_duplicates, normalize_problem
 
 BASE = "A train travels 120 kilometres in 2 hours and then 180 kilometres in 3 hours. What is its average speed?"
 
@@ -81,7 +81,7 @@ def test_cli_dedupe_writes_kept_items(tmp_path):
     f = tmp_path / "d.json"
     f.write_text(json.dumps(items, ensure_ascii=False, indent=2), encoding="utf-8")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
-    out = subprocess.run([sys.executable, "-m", "tui", "data", "dedupe", str(f), "--json", "--out",
+    out = subprocess.run([sys.executable, "-m", "mathbench.tui", "data", "dedupe", str(f), "--json", "--out",
                           str(tmp_path / "o.json")], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
@@ -89,6 +89,6 @@ def test_cli_dedupe_writes_kept_items(tmp_path):
     assert data["cluster_list"][0]["where"][1] == {"file": str(f), "index": 1, "line": 14}
     kept = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))
     assert [k["conversations"][0]["value"] for k in kept] == [BASE, "unrelated question about primes"]
-    same = subprocess.run([sys.executable, "-m", "tui", "data", "dedupe", str(f), "--out", str(f)],
+    same = subprocess.run([sys.executable, "-m", "mathbench.tui", "data", "dedupe", str(f), "--out", str(f)],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert same.returncode == 2 and json.loads(f.read_text(encoding="utf-8")) == items

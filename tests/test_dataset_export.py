@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from core.dataset import DatasetError
-from core.sft_export import export_sft, to_sharegpt
-from core.validate import schema_errors
+from mathbench.core.datasets.items import DatasetError
+from mathbench.core.datasets.export import export_sft, to_sharegpt
+from mathbench.core.datasets.validate import schema_errors
 
 POT = {"conversations": [
     {"from": "human", "value": "题目：2*3?"},
@@ -94,7 +94,7 @@ def test_cli_export_only_valid(tmp_path):
     src.write_text(json.dumps([POT, wrong, PLAIN], ensure_ascii=False), encoding="utf-8")
     out_dir = tmp_path / "lf_data"
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
-    out = subprocess.run([sys.executable, "-m", "tui", "data", "export", str(src), "--to", str(out_dir), "--name",
+    out = subprocess.run([sys.executable, "-m", "mathbench.tui", "data", "export", str(src), "--to", str(out_dir), "--name",
                           "mine", "--only-valid", "--observation-role", "observation", "--json"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.dataset import (
+from mathbench.core.datasets.items import (
     Dataset,
     DatasetError,
     Turn,

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from core.dataset import Dataset, dataset_stats
+from mathbench.core.datasets.items import Dataset, dataset_stats
 
 
 def test_stats_of_a_real_file(shared_data):
@@ -31,7 +31,7 @@ def test_cli_stats_shows_cached_validation(tmp_path):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
 
     def cli(*args):
-        out = subprocess.run([sys.executable, "-m", "tui", "data", *args], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-m", "mathbench.tui", "data", *args], capture_output=True, text=True,
                              env=env, cwd=tmp_path, timeout=180)
         assert out.returncode == 0, out.stderr
         return out.stdout

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from core.dataset import Dataset
-from core.sandbox import SandboxPool
-from core.validate import (
+from mathbench.core.datasets.items import Dataset
+from mathbench.core.sandbox.pool import SandboxPool
+from mathbench.core.datasets.validate import (
     ValidationCache,
     cached_checks,
     compare_outputs,
@@ -147,7 +147,7 @@ def test_stop_event_returns_partial_report(tmp_path, pool):
 
 def _cli(args, tmp_path):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, cwd=tmp_path,
+    return subprocess.run([sys.executable, "-m", "mathbench.tui", *args], capture_output=True, text=True, cwd=tmp_path,
                           env=env, timeout=300)
 
 

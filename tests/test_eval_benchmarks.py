@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.benchmarks import BenchmarkError, load_benchmark
+from mathbench.core.evaluation.benchmarks import BenchmarkError, load_benchmark
 
 
 def test_gsm8k_and_math_from_shared_data(shared_data):

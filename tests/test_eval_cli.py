@@ -9,14 +9,14 @@ import subprocess
 import sys
 import time
 
-from core.runs import RunDir
+from mathbench.core.evaluation.rundir import RunDir
 from tests.support.evalkit import gsm8k, server_for
 
 SECRET = "sk-test-DO-NOT-STORE-4242"
 
 
 def _eval_cmd(srv, run_dir, n, *extra):
-    return [sys.executable, "-m", "tui", "eval", "--benchmark", "gsm8k", "--limit", str(n),
+    return [sys.executable, "-m", "mathbench.tui", "eval", "--benchmark", "gsm8k", "--limit", str(n),
             "--base-url", srv.base_url, "--model", "demo-pot", "--concurrency", "4",
             "--run-dir", str(run_dir), *extra]
 
@@ -80,11 +80,11 @@ def test_resume_from_run_dir_alone_and_bad_benchmark_errors(tmp_path, repo_root)
         first = subprocess.run(_eval_cmd(srv, tmp_path / "run", 4, "--json"), cwd=repo_root, env=_env(),
                                capture_output=True, text=True, timeout=120)
         assert first.returncode == 0, first.stderr
-        again = subprocess.run([sys.executable, "-m", "tui", "eval", "--run-dir", str(tmp_path / "run"), "--json"],
+        again = subprocess.run([sys.executable, "-m", "mathbench.tui", "eval", "--run-dir", str(tmp_path / "run"), "--json"],
                                cwd=repo_root, env=_env(), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout.splitlines()[-1])["new_items"] == 0
-    bad = subprocess.run([sys.executable, "-m", "tui", "eval", "--benchmark", str(tmp_path / "nope.jsonl"),
+    bad = subprocess.run([sys.executable, "-m", "mathbench.tui", "eval", "--benchmark", str(tmp_path / "nope.jsonl"),
                           "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--run-dir", str(tmp_path / "r2")],
                          cwd=repo_root, env=_env(), capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "nope" in bad.stderr

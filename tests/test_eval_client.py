@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from core.client import ChatClient, ChatError, Sampling, resolve_api_key
-from core.demo_server import DemoServer
+from mathbench.core.evaluation.client import ChatClient, ChatError, Sampling, resolve_api_key
+from mathbench.core.demo.server import DemoServer
 from tests.support.evalkit import closed_port_url
 
 MSG = [{"role": "user", "content": "What is 3 + 4?"}]

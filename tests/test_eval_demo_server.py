@@ -10,8 +10,8 @@ import urllib.request
 import openai
 import pytest
 
-from core.demo_server import DemoServer, PotScript
-from core.pot import extract_code
+from mathbench.core.demo.server import DemoServer, PotScript
+from mathbench.core.evaluation.pot import extract_code
 
 Q = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 

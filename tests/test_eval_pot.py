@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.pot import PromptTemplate, extract_code, load_prompt, observation_message, observation_text
-from core.sandbox import ExecResult
+from mathbench.core.evaluation.pot import PromptTemplate, extract_code, load_prompt, observation_message, observation_text
+from mathbench.core.sandbox.pool import ExecResult
 
 
 @pytest.mark.parametrize("text, code", [

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from core.evaluate import EvalConfig, EvalError, ItemFailed, ItemFinished, RunFinished, RunStarted, run_eval
-from core.runs import RunDir
-from core.sandbox import ExecResult
+from mathbench.core.evaluation.runner import EvalConfig, EvalError, ItemFailed, ItemFinished, RunFinished, RunStarted, run_eval
+from mathbench.core.evaluation.rundir import RunDir
+from mathbench.core.sandbox.pool import ExecResult
 from tests.support.evalkit import gsm8k, server_for
 
 
@@ -77,7 +77,7 @@ async def test_faults_are_retried_and_a_hopeless_item_is_recorded_as_error(tmp_p
         summary = await run_eval(cfg, lambda e: failed.append(e) if isinstance(e, ItemFailed) else None)
     assert summary.complete and summary.errors == 1 and summary.correct == 11 and summary.retries > 0
     assert [e.record["id"] for e in failed] == [problems[3].id]
-    from core.report import summarize
+    from mathbench.core.evaluation.report import summarize
 
     assert summary.accuracy == summarize(tmp_path / "run")["accuracy"] == 11 / 12  # live figure = report's
     records = {r["id"]: r for r in RunDir(tmp_path / "run").load_results()}

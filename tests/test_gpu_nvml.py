@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from core import gpu
+from mathbench.core.jobs import gpu
 from tests.standins import mathbench
 
 # A small stand-in for nvidia-ml-py's pynvml: the calls core.gpu makes, two GPUs, one without a fan sensor.

@@ -8,7 +8,7 @@ import sys
 
 
 def _mathbench(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "tui", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "mathbench.tui", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 LINES = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.answers import extract_answer, extract_gold
-from core.grading import grade, grade_answer
+from mathbench.core.grading.extraction import extract_answer, extract_gold
+from mathbench.core.grading.grader import grade, grade_answer
 
 # (reply, expected answer, expected rule)
 EXTRACTION = [

@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from core import jobs
-from core.training import TrainerLog, start_training
+from mathbench.core.jobs import registry as jobs
+from mathbench.core.jobs.training import TrainerLog, start_training
 from tests.standins import REPO_ROOT, mathbench, standins, wait_for, ws  # noqa: F401  (fixtures)
 
 LONG = {"STANDIN_STEPS": "100000"}
@@ -67,8 +67,8 @@ def test_job_outlives_killed_launcher_and_can_be_reattached(ws, standins, tmp_pa
         import sys, time
         sys.path.insert(0, {str(REPO_ROOT)!r})
         from pathlib import Path
-        from core.workspace import Workspace
-        from core.training import start_training
+        from mathbench.core.workspace import Workspace
+        from mathbench.core.jobs.training import start_training
         job = start_training(Workspace(Path({str(ws.root)!r})), "lora_sft", ["model=/m/q", "logging_steps=1"])
         print(job.id, flush=True)
         time.sleep(600)
@@ -166,7 +166,7 @@ def test_attach_cli_follows_and_ctrl_c_only_detaches(ws):
     code = "import time\nfor i in range(100000):\n    print('tick', i, flush=True)\n    time.sleep(0.02)"
     job = jobs.start_job(ws, "eval", [sys.executable, "-u", "-c", code])
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "tui", "-w", str(ws.root), "jobs", "attach", job.id],
+    proc = subprocess.Popen([sys.executable, "-m", "mathbench.tui", "-w", str(ws.root), "jobs", "attach", job.id],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO_ROOT))
     try:
         seen = [proc.stdout.readline() for _ in range(5)]
@@ -191,7 +191,7 @@ def test_follow_log_never_repeats_or_splits_a_torn_line(ws, tmp_path):
 
 
 def test_progress_from_job_process_and_meta(ws, tmp_path):
-    code = "from core.jobs import report_progress\nreport_progress(7, 10, 'items 7/10')"
+    code = "from mathbench.core.jobs.registry import report_progress\nreport_progress(7, 10, 'items 7/10')"
     env = {"PYTHONPATH": str(REPO_ROOT)}
     job = jobs.wait_job(ws, jobs.start_job(ws, "eval", [sys.executable, "-c", code], env=env).id, timeout=20)
     assert job.state == "succeeded", jobs.tail_log(job)

@@ -6,17 +6,19 @@ import pkgutil
 import subprocess
 import sys
 
-import core
+import mathbench.core
 
-FORBIDDEN = ("textual", "rich", "plotext", "tui")
+FORBIDDEN = ("textual", "rich", "plotext", "mathbench.tui")
 
 
 def _core_modules() -> list[str]:
-    return sorted(f"core.{m.name}" for m in pkgutil.walk_packages(core.__path__) if not m.name.startswith("_"))
+    return sorted(m.name for m in pkgutil.walk_packages(mathbench.core.__path__, "mathbench.core.")
+                  if not m.name.rsplit(".", 1)[-1].startswith("_"))
 
 
 def test_core_modules_exist():
-    assert "core.workspace" in _core_modules()
+    assert "mathbench.core.workspace" in _core_modules()
+    assert "mathbench.core.grading" in _core_modules()
 
 
 def test_core_imports_no_ui_library(repo_root):
@@ -24,7 +26,7 @@ def test_core_imports_no_ui_library(repo_root):
         "import importlib, sys\n"
         f"mods = {_core_modules()!r}\n"
         "for m in mods: importlib.import_module(m)\n"
-        f"bad = sorted(k for k in sys.modules if k.split('.')[0] in {FORBIDDEN!r})\n"
+        f"bad = sorted(k for k in sys.modules if k.startswith({FORBIDDEN!r}))\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True)
@@ -34,7 +36,7 @@ def test_core_imports_no_ui_library(repo_root):
 def test_help_imports_no_heavy_library(repo_root):
     code = (
         "import sys\n"
-        "from tui.cli import build_parser\n"
+        "from mathbench.tui.cli import build_parser\n"
         "build_parser().format_help()\n"
         "heavy = ('textual', 'pandas', 'sympy', 'openai', 'math_verify', 'torch', 'vllm', 'datasets', 'plotext')\n"
         "print(','.join(sorted(k for k in sys.modules if k.split('.')[0] in heavy)))\n"

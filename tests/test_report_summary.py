@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from core import report
-from core.runs import RunDir
+from mathbench.core.evaluation import report
+from mathbench.core.evaluation.rundir import RunDir
 
 
 def make_run(path, items, manifest=None):
@@ -145,7 +145,7 @@ def test_tables_markdown_and_csv(tmp_path):
 
 
 def cli(repo_root, *args):
-    return subprocess.run([sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())", *args],
+    return subprocess.run([sys.executable, "-c", "import sys; from mathbench.tui.cli import main; sys.exit(main())", *args],
                           cwd=repo_root, capture_output=True, text=True)
 
 

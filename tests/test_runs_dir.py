@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from core import runs
-from core.runs import (
+from mathbench.core.evaluation import rundir as runs
+from mathbench.core.evaluation.rundir import (
     DuplicateResult,
     ResultsTail,
     RunDir,
@@ -132,7 +132,7 @@ def test_second_writer_in_same_process_is_refused(tmp_path):
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from core.runs import RunDir
+    from mathbench.core.evaluation.rundir import RunDir
     w = RunDir(sys.argv[1]).open_writer()
     w.append({"id": "from-child", "verdict": "correct"})
     print("locked", flush=True)
@@ -162,7 +162,7 @@ def test_second_writer_from_another_process_is_refused(tmp_path, repo_root):
 
 KILLED_WRITER = textwrap.dedent("""
     import sys
-    from core.runs import RunDir
+    from mathbench.core.evaluation.rundir import RunDir
     w = RunDir(sys.argv[1]).open_writer()
     done = w.done_ids()
     for i in range(100000):

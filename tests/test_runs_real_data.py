@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core import report
-from core.runs import RunDir
+from mathbench.core.evaluation import report
+from mathbench.core.evaluation.rundir import RunDir
 
 
 def write_run(path, rows):

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from core.sandbox import ExecResult, SandboxPool, run_python, run_python_async
+from mathbench.core.sandbox.pool import ExecResult, SandboxPool, run_python, run_python_async
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from core.sandbox import SandboxPool
+from mathbench.core.sandbox.pool import SandboxPool
 
 SECRET = "sk-fake-MATHBENCH-TEST-0123456789"
 
@@ -190,7 +190,7 @@ def test_workers_die_with_their_owner_on_kill_9(tmp_path):
     owner = textwrap.dedent(
         """
         import sys, threading
-        from core.sandbox import SandboxPool
+        from mathbench.core.sandbox.pool import SandboxPool
         pool = SandboxPool(size=2).start()
         for _ in range(2):
             threading.Thread(target=pool.run, args=("import time\\ntime.sleep(120)",), kwargs={"timeout": 120}).start()

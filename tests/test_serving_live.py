@@ -8,8 +8,9 @@ import urllib.request
 
 import pytest
 
-from core import jobs, serving
-from core.jobs import free_port
+from mathbench.core.jobs import registry as jobs
+from mathbench.core.jobs import serving
+from mathbench.core.jobs.registry import free_port
 from tests.standins import mathbench, standins, wait_for, ws  # noqa: F401  (fixtures)
 
 

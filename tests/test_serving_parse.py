@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.serving import (
+from mathbench.core.jobs.serving import (
     MetricsSnapshot, MetricsTracker, ServerLog, parse_metrics, parse_stats_line, summarize_metrics,
 )
 from tests.standins import HERE

@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
-from core.benchmarks import load_benchmark, normalize_question
-from core.demo_server import DemoServer, PotScript, _gold_answer
-from core.synth import SynthConfig, dedupe_key, parse_generated, run_synth, sidecar_paths
+from mathbench.core.evaluation.benchmarks import load_benchmark, normalize_question
+from mathbench.core.demo.server import DemoServer, PotScript, _gold_answer
+from mathbench.core.datasets.synth import SynthConfig, dedupe_key, parse_generated, run_synth, sidecar_paths
 from tests.support.evalkit import read_jsonl, write_jsonl
 
 
@@ -89,7 +89,7 @@ def test_synth_cli_json(tmp_path, repo_root, shared_data):
     pairs, rows = _pairs(tmp_path, 5)
     key = {r["question"]: r["answer"] for r in rows}
     with DemoServer(script=PotScript(answer_key=key)) as srv:
-        out = subprocess.run([sys.executable, "-m", "tui", "synth", "--pairs", str(pairs), "--base-url", srv.base_url,
+        out = subprocess.run([sys.executable, "-m", "mathbench.tui", "synth", "--pairs", str(pairs), "--base-url", srv.base_url,
                               "--model", "demo-pot", "--out", str(tmp_path / "s.jsonl"), "--concurrency", "3",
                               "--fewshot", str(shared_data / "sft" / "llm_train_data.json"), "--json"],
                              cwd=repo_root, capture_output=True, text=True, timeout=120)

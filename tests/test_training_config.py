@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core import jobs, training
-from core.training import ConfigError, parse_overrides, prepare_training, render_config, start_training
+from mathbench.core.jobs import registry as jobs
+from mathbench.core.jobs import training
+from mathbench.core.jobs.training import ConfigError, parse_overrides, prepare_training, render_config, start_training
 from tests.standins import mathbench, standins, ws  # noqa: F401  (fixtures)
 
 FILLED = {"model_path": "/models/Qwen1.5-32B-Chat", "dataset_dir": "/data/lf", "output_dir": "/out/run1",

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from core import jobs
-from core.training import (
+from mathbench.core.jobs import registry as jobs
+from mathbench.core.jobs.training import (
     TrainerLog, find_checkpoints, last_progress, parse_console_metrics, parse_hms, read_trainer_log, smooth,
     start_training, training_status,
 )

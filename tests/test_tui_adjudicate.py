@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from core.report import summarize
-from core.runs import RunDir
-from core.workspace import open_workspace
+from mathbench.core.evaluation.report import summarize
+from mathbench.core.evaluation.rundir import RunDir
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import make_run, screen_text, wait_until
-from tui.app import MathbenchApp
+from mathbench.tui.app import MathbenchApp
 
 
 def _log(run_dir) -> list[dict]:

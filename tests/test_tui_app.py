@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from core.workspace import open_workspace
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import screen_text, wait_until
-from tui.app import MathbenchApp
-from tui.registry import SCREENS
+from mathbench.tui.app import MathbenchApp
+from mathbench.tui.registry import SCREENS
 
 MY_SCREENS = {"home": "HomeScreen", "eval": "EvalScreen", "results": "ResultsScreen",
               "adjudicate": "AdjudicateScreen", "report": "ReportScreen"}
@@ -31,7 +31,7 @@ async def test_opens_on_home_with_newest_run_selected(workspace):
 
 
 async def test_every_registry_key_shows_its_screen(workspace):
-    from tui.screens.placeholder import PlaceholderScreen
+    from mathbench.tui.screens.placeholder import PlaceholderScreen
 
     app = MathbenchApp(workspace)
     for spec in SCREENS:
@@ -50,10 +50,10 @@ async def test_every_registry_key_shows_its_screen(workspace):
 
 
 async def test_missing_screen_module_shows_placeholder(workspace, monkeypatch):
-    from tui import registry
-    from tui.registry import ScreenSpec
+    from mathbench.tui import registry
+    from mathbench.tui.registry import ScreenSpec
 
-    ghost = ScreenSpec("ghost", "z", "Ghost", "tui.screens.no_such_screen:GhostScreen", "not built")
+    ghost = ScreenSpec("ghost", "z", "Ghost", "mathbench.tui.screens.no_such_screen:GhostScreen", "not built")
     monkeypatch.setattr(registry, "SCREENS", (*registry.SCREENS, ghost))
     app = MathbenchApp(workspace)
     app.add_mode("ghost", MathbenchApp._factory(ghost))
@@ -82,7 +82,7 @@ async def test_help_lists_the_screens_bindings_with_ids(workspace):
 
 
 async def test_palette_offers_every_screen_and_the_screens_actions(workspace):
-    from tui.commands import ActionsProvider, ScreensProvider
+    from mathbench.tui.commands import ActionsProvider, ScreensProvider
 
     app = MathbenchApp(workspace, start="results")
     async with app.run_test(size=(160, 48)) as pilot:
@@ -122,8 +122,8 @@ async def test_bindings_have_ids_descriptions_and_no_escape_chords(workspace):
 def test_startup_imports_no_heavy_library(repo_root, tmp_path):
     code = (
         "import sys, asyncio\n"
-        "from core.workspace import open_workspace\n"
-        "from tui.app import MathbenchApp\n"
+        "from mathbench.core.workspace import open_workspace\n"
+        "from mathbench.tui.app import MathbenchApp\n"
         f"app = MathbenchApp(open_workspace({str(tmp_path / 'ws')!r}))\n"
         "async def main():\n"
         "    async with app.run_test(size=(120, 40)) as pilot:\n"
@@ -137,7 +137,7 @@ def test_startup_imports_no_heavy_library(repo_root, tmp_path):
 
 
 def test_adjudicate_command_refuses_a_folder_that_is_no_run(tmp_path):
-    from tui.cli import main
+    from mathbench.tui.cli import main
 
     (tmp_path / "empty").mkdir()
     assert main(["adjudicate", str(tmp_path / "empty")]) == 2

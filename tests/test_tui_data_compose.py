@@ -6,10 +6,10 @@ import json
 
 from textual.widgets import Input, TextArea
 
-from core.demo_server import DemoServer
-from core.workspace import open_workspace
+from mathbench.core.demo.server import DemoServer
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import shown_text
-from tui.app import MathbenchApp
+from mathbench.tui.app import MathbenchApp
 
 
 async def test_compose_solves_with_the_demo_server_and_saves_an_item(tmp_path):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from core.dataset import Dataset
-from core.workspace import open_workspace
+from mathbench.core.datasets.items import Dataset
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import shown_text
-from tui.app import MathbenchApp
+from mathbench.tui.app import MathbenchApp
 
 SAMPLE = "pot_sample.json"
 

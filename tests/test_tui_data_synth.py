@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from core import jobs
-from core.demo_server import DemoServer, PotScript
-from core.synth import sidecar_paths
-from core.workspace import open_workspace
+from mathbench.core.jobs import registry as jobs
+from mathbench.core.demo.server import DemoServer, PotScript
+from mathbench.core.datasets.synth import sidecar_paths
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import poll_until_done, shown_text
-from tui.app import MathbenchApp
+from mathbench.tui.app import MathbenchApp
 
 PAIRS = [
     {"question": "A farmer has 12 cows and buys 7 more. How many cows does he have?", "answer": "#### 19"},

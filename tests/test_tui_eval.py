@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from core.demo_server import DemoServer
-from core.report import summarize
-from core.workspace import open_workspace
+from mathbench.core.demo.server import DemoServer
+from mathbench.core.evaluation.report import summarize
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import make_run, screen_text, wait_until
-from tui.app import MathbenchApp
-from tui.screens.eval import EvalJobStarted, EvalJobStopped, RunFollowEnded, RunFollowStarted, RunProgressed
+from mathbench.tui.app import MathbenchApp
+from mathbench.tui.screens.eval import EvalJobStarted, EvalJobStopped, RunFollowEnded, RunFollowStarted, RunProgressed
 
 
 def _answer_key(bench_file) -> dict[str, str]:
@@ -102,11 +102,11 @@ def demo_server_process(tmp_path):
     import time
     import urllib.request
 
-    from core.jobs import free_port
-    from core.paths import SAMPLE_WORKSPACE_DIR
+    from mathbench.core.jobs.registry import free_port
+    from mathbench.core.resources import SAMPLE_WORKSPACE_DIR
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tui", "demo-server", "--port", str(port), "--latency", "0.01",
+    proc = subprocess.Popen([sys.executable, "-m", "mathbench.tui", "demo-server", "--port", str(port), "--latency", "0.01",
                              "--answer-key", str(SAMPLE_WORKSPACE_DIR / "benchmarks" / "sample.jsonl")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
@@ -145,7 +145,7 @@ async def test_rerun_errored_items_replaces_their_records(tmp_path, demo_server_
         screen.follow(run_dir)
         await wait_until(pilot, lambda: screen.live is not None and screen.live["summary"]["errors"] == 1
                          and screen.live["status"] != "running")
-        from core.runs import RunDir
+        from mathbench.core.evaluation.rundir import RunDir
 
         for attempt in range(2):
             seen.clear()
@@ -168,7 +168,7 @@ async def test_rerun_errored_items_replaces_their_records(tmp_path, demo_server_
 
 
 async def test_a_job_that_fails_says_why(tmp_path):
-    from core.jobs import free_port
+    from mathbench.core.jobs.registry import free_port
 
     ws = open_workspace(tmp_path / "ws")
     app = MathbenchApp(ws, start="eval")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core import gpu
-from core.workspace import open_workspace
+from mathbench.core.jobs import gpu
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import poll_until_done, shown_text
-from tui.app import MathbenchApp
-from tui.widgets.gpu_panel import GpuPanel, sparkline
+from mathbench.tui.app import MathbenchApp
+from mathbench.tui.widgets.gpu_panel import GpuPanel, sparkline
 
 
 async def test_gpu_screen_without_nvml_says_no_gpu(tmp_path, monkeypatch):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.report import summarize
-from core.workspace import open_workspace
+from mathbench.core.evaluation.report import summarize
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import screen_text, wait_until
-from tui.app import MathbenchApp
-from tui.widgets.item_table import ItemTable
+from mathbench.tui.app import MathbenchApp
+from mathbench.tui.widgets.item_table import ItemTable
 
 
 async def test_runs_listed_and_opened(tmp_path):

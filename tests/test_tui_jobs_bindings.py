@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from textual.binding import Binding
 
-from core.workspace import open_workspace
-from tui.app import MathbenchApp
-from tui.widgets.data_item_list import ItemList
-from tui.widgets.data_synth_form import SynthFormScreen
-from tui.widgets.jobs_confirm import ConfirmScreen
-from tui.widgets.jobs_path_prompt import PromptScreen
-from tui.widgets.serve_launch import ServeLaunchScreen
-from tui.widgets.train_launch import TrainLaunchScreen
+from mathbench.core.workspace import open_workspace
+from mathbench.tui.app import MathbenchApp
+from mathbench.tui.widgets.data_item_list import ItemList
+from mathbench.tui.widgets.data_synth_form import SynthFormScreen
+from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
+from mathbench.tui.widgets.jobs_path_prompt import PromptScreen
+from mathbench.tui.widgets.serve_launch import ServeLaunchScreen
+from mathbench.tui.widgets.train_launch import TrainLaunchScreen
 
 SCREENS = ("dataset", "compose", "synth", "train", "serve", "jobs", "gpu")
 APP_KEYS = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "j", "g", "question_mark", "colon"}

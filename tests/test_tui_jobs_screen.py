@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from core import jobs
-from core.workspace import open_workspace
+from mathbench.core.jobs import registry as jobs
+from mathbench.core.workspace import open_workspace
 
 pytest.importorskip("textual")
 
 from tests.support.tui_more_text import poll_until_done, shown_text
-from tui.app import MathbenchApp  # noqa: E402
+from mathbench.tui.app import MathbenchApp  # noqa: E402
 
 SLEEPER = "import time, sys; print('job says hello', flush=True); time.sleep(120)"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.workspace import open_workspace
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import screen_lines, wait_until
-from tui.app import MathbenchApp
-from tui.widgets.chart import PlotextChart
-from tui.widgets.item_table import ItemTable
+from mathbench.tui.app import MathbenchApp
+from mathbench.tui.widgets.chart import PlotextChart
+from mathbench.tui.widgets.item_table import ItemTable
 
 SIZES = [(80, 24), (160, 48)]
 

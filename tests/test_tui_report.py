@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from core.report import compare
-from core.workspace import open_workspace
+from mathbench.core.evaluation.report import compare
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import screen_text, wait_until
-from tui.app import MathbenchApp
-from tui.widgets.chart import PlotextChart
-from tui.widgets.item_table import ItemTable
+from mathbench.tui.app import MathbenchApp
+from mathbench.tui.widgets.chart import PlotextChart
+from mathbench.tui.widgets.item_table import ItemTable
 
 
 async def test_charts_comparison_flips_and_export(tmp_path):
@@ -44,7 +44,7 @@ async def test_charts_comparison_flips_and_export(tmp_path):
 async def test_chart_redraws_only_when_its_snapshot_or_size_changes(tmp_path):
     from textual.app import App
 
-    from tui.widgets.chart import BarChartData
+    from mathbench.tui.widgets.chart import BarChartData
 
     class One(App):
         def compose(self):

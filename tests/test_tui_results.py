@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.workspace import open_workspace
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import VERDICT_CYCLE, make_run, screen_text, wait_until
-from tui.app import MathbenchApp
-from tui.widgets.item_table import ItemTable
+from mathbench.tui.app import MathbenchApp
+from mathbench.tui.widgets.item_table import ItemTable
 
 
 @pytest.fixture(scope="module")

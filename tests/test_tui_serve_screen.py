@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from core.demo_server import DemoServer
-from core.workspace import open_workspace
+from mathbench.core.demo.server import DemoServer
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import poll_until_done, shown_text
-from tui.app import MathbenchApp
+from mathbench.tui.app import MathbenchApp
 
 
 async def _probed(screen, pilot, timeout: float = 30.0) -> None:

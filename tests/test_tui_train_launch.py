@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from core import jobs
+from mathbench.core.jobs import registry as jobs
 from tests.standins import standins, ws  # noqa: F401  (fixtures)
 from tests.support.tui_more_text import poll_until_done, shown_text
-from tui.app import MathbenchApp
+from mathbench.tui.app import MathbenchApp
 
 
 async def _until(pilot, predicate, poll, timeout: float = 60.0):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from core.workspace import open_workspace
+from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import poll_until_done, shown_text
-from tui.app import MathbenchApp
+from mathbench.tui.app import MathbenchApp
 
 
 def _line(step: int, total: int = 50, **extra) -> str:

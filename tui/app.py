@@ -10,22 +10,22 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tui.registry import SCREENS, ScreenSpec
+from mathbench.tui.registry import SCREENS, ScreenSpec
 
 if TYPE_CHECKING:
-    from core.workspace import Workspace
+    from mathbench.core.workspace import Workspace
 
 
 def _screens_provider():
     """The palette's screen commands (textual.command is imported when the palette first opens)."""
-    from tui.commands import ScreensProvider
+    from mathbench.tui.commands import ScreensProvider
 
     return ScreensProvider
 
 
 def _actions_provider():
     """The palette's commands for the current screen's actions."""
-    from tui.commands import ActionsProvider
+    from mathbench.tui.commands import ActionsProvider
 
     return ActionsProvider
 
@@ -85,13 +85,13 @@ class MathbenchApp(App):
                 screen_class = getattr(module, class_name)
             except ModuleNotFoundError as exc:
                 if exc.name and module_name.startswith(exc.name):
-                    from tui.screens.placeholder import PlaceholderScreen
+                    from mathbench.tui.screens.placeholder import PlaceholderScreen
 
                     return PlaceholderScreen(spec, "This screen is not built yet.")
                 raise
             except (ImportError, AttributeError) as exc:
                 # A half-built screen module must not take the whole workbench down.
-                from tui.screens.placeholder import PlaceholderScreen
+                from mathbench.tui.screens.placeholder import PlaceholderScreen
 
                 return PlaceholderScreen(spec, f"This screen failed to load: {exc}")
             return screen_class()
@@ -123,7 +123,7 @@ class MathbenchApp(App):
 
     def newest_runs(self) -> list[Path]:
         """The workspace's run directories, newest first by the time their manifest records."""
-        from core.runs import RunError, find_runs
+        from mathbench.core.evaluation.rundir import RunError, find_runs
 
         def created(run) -> float:
             try:
@@ -150,7 +150,7 @@ class MathbenchApp(App):
 
     def action_help(self) -> None:
         """Open the help screen built from the bindings active on the current screen."""
-        from tui.screens.help import HelpScreen
+        from mathbench.tui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             return

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.registry import SCREENS
+from mathbench.tui.registry import SCREENS
 
 
 class _ListedProvider(Provider):

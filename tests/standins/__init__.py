@@ -36,8 +36,8 @@ def standins(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def ws(tmp_path):
     """An empty workspace whose jobs are all killed when the test ends."""
-    from core.jobs import kill_job, list_jobs
-    from core.workspace import open_workspace
+    from mathbench.core.jobs.registry import kill_job, list_jobs
+    from mathbench.core.workspace import open_workspace
 
     workspace = open_workspace(tmp_path / "ws", sample=False)
     yield workspace
@@ -51,7 +51,7 @@ def mathbench(*args: str, env: dict | None = None, timeout: float = 60, **kw) ->
     full_env = os.environ.copy()
     full_env.update(env or {})
     full_env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=full_env,
+    return subprocess.run([sys.executable, "-m", "mathbench.tui", *args], capture_output=True, text=True, env=full_env,
                           timeout=timeout, cwd=str(REPO_ROOT), **kw)
 
 

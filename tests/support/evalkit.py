@@ -6,8 +6,8 @@ import json
 import socket
 from pathlib import Path
 
-from core.benchmarks import Problem, answer_key, load_benchmark
-from core.demo_server import DemoServer, PotScript
+from mathbench.core.evaluation.benchmarks import Problem, answer_key, load_benchmark
+from mathbench.core.demo.server import DemoServer, PotScript
 
 
 def gsm8k(n: int, offset: int = 0) -> list[Problem]:

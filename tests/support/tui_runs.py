@@ -42,7 +42,7 @@ def record(i: int, verdict: str, *, error: str | None = None) -> dict:
 
 def make_run(path: Path, n: int, *, name: str | None = None, errors: int = 0) -> Path:
     """A finished run of *n* items cycling through the verdicts; the first *errors* items errored."""
-    from core.runs import RunDir
+    from mathbench.core.evaluation.rundir import RunDir
 
     run = RunDir(path)
     run.write_manifest({"name": name or Path(path).name, "benchmark": "synthetic", "model": "test-model",

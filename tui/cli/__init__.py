@@ -9,19 +9,19 @@ import sys
 # Each module exposes register(subparsers); they import only argparse at module level
 # so that `mathbench --help` stays fast.
 COMMAND_MODULES = (
-    "tui.cli.grade",      # grade
-    "tui.cli.evaluation",  # eval, demo-server
-    "tui.cli.report",     # report, runs
-    "tui.cli.data",       # data validate|dedupe|export|stats
-    "tui.cli.synth",      # synth
-    "tui.cli.jobs",       # train, serve, jobs, gpu
-    "tui.cli.app",        # (no command): open the TUI; adjudicate
+    "mathbench.tui.cli.grade",      # grade
+    "mathbench.tui.cli.evaluation",  # eval, demo-server
+    "mathbench.tui.cli.report",     # report, runs
+    "mathbench.tui.cli.data",       # data validate|dedupe|export|stats
+    "mathbench.tui.cli.synth",      # synth
+    "mathbench.tui.cli.jobs",       # train, serve, jobs, gpu
+    "mathbench.tui.cli.app",        # (no command): open the TUI; adjudicate
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every command group that is installed."""
-    from core import __version__
+    from mathbench.core import __version__
 
     parser = argparse.ArgumentParser(
         prog="mathbench",
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
-        from tui.cli.app import open_workbench
+        from mathbench.tui.cli.app import open_workbench
 
         return open_workbench(args) or 0
     return func(args) or 0

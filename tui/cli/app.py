@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds manifest.json, results.jsonl)")
     p.set_defaults(func=adjudicate)
-    from tui.registry import SCREENS
+    from mathbench.tui.registry import SCREENS
 
     p = subparsers.add_parser("tui", help="open the workbench (the same as no command)")
     p.add_argument("--screen", default="home", choices=[spec.name for spec in SCREENS], help="screen to open first")
@@ -31,8 +31,8 @@ def _workspace_path(args: argparse.Namespace) -> Path:
 
 def open_workbench(args: argparse.Namespace) -> int:
     """Open the workbench on `args.workspace` (or the current directory), creating a sample one if absent."""
-    from core.workspace import open_workspace
-    from tui.app import MathbenchApp
+    from mathbench.core.workspace import open_workspace
+    from mathbench.tui.app import MathbenchApp
 
     workspace = open_workspace(_workspace_path(args))
     MathbenchApp(workspace, start=getattr(args, "screen", None) or "home").run()
@@ -46,8 +46,8 @@ def adjudicate(args: argparse.Namespace) -> int:
         print(f"mathbench adjudicate: {run_dir}: not a run directory (no manifest.json or results.jsonl)",
               file=sys.stderr)
         return 2
-    from core.workspace import Workspace, is_workspace, open_workspace
-    from tui.app import MathbenchApp
+    from mathbench.core.workspace import Workspace, is_workspace, open_workspace
+    from mathbench.tui.app import MathbenchApp
 
     if getattr(args, "workspace", None):
         workspace = open_workspace(args.workspace)

@@ -63,8 +63,8 @@ def _cache_path(args):
     """The workspace's cache when there is a workspace, else the user's cache."""
     from pathlib import Path
 
-    from core.validate import default_cache_path
-    from core.workspace import Workspace, is_workspace
+    from mathbench.core.datasets.validate import default_cache_path
+    from mathbench.core.workspace import Workspace, is_workspace
 
     root = Path(args.workspace) if getattr(args, "workspace", None) else Path.cwd()
     if is_workspace(root):
@@ -74,7 +74,7 @@ def _cache_path(args):
 
 def _load_all(files):
     """Datasets for *files*, or (None, message) naming FILE:LINE:COL on the first bad one."""
-    from core.dataset import Dataset, DatasetError
+    from mathbench.core.datasets.items import Dataset, DatasetError
 
     out = []
     for f in files:
@@ -103,7 +103,7 @@ class _Progress:
 
 
 def _validate_ds(ds, args, label=None):
-    from core.validate import validate_dataset
+    from mathbench.core.datasets.validate import validate_dataset
 
     cache = None if getattr(args, "no_cache", False) else _cache_path(args)
     return validate_dataset(ds, timeout=args.timeout, cache=cache, on_progress=_Progress(label or f"validating {ds.path}"))
@@ -124,7 +124,7 @@ def _validate(args) -> int:
         return 2
     reports = [_validate_ds(ds, args) for ds in datasets]
     if args.report:
-        from core.dataset import atomic_write_text
+        from mathbench.core.storage import atomic_write_text
 
         lines = []
         for rep in reports:
@@ -178,8 +178,8 @@ def _show_examples(rep, n: int) -> None:
 def _dedupe(args) -> int:
     from pathlib import Path
 
-    from core.dataset import Dataset, problem_text
-    from core.dedupe import choose_drops, find_duplicates
+    from mathbench.core.datasets.items import Dataset, problem_text
+    from mathbench.core.datasets.dedupe import choose_drops, find_duplicates
 
     datasets, err = _load_all(args.files)
     if err:
@@ -192,7 +192,7 @@ def _dedupe(args) -> int:
     length = None
     is_valid = None
     if args.keep in ("longest", "shortest"):
-        from core.dataset import item_turns
+        from mathbench.core.datasets.items import item_turns
 
         length = lambda i: sum(len(t.content) for t in item_turns(items[i]) if t.role == "gpt")  # noqa: E731
     if args.keep == "valid":
@@ -247,7 +247,7 @@ def _dedupe(args) -> int:
 def _export(args) -> int:
     from pathlib import Path
 
-    from core.sft_export import export_sft
+    from mathbench.core.datasets.export import export_sft
 
     datasets, err = _load_all(args.files)
     if err:
@@ -285,8 +285,8 @@ def _export(args) -> int:
 
 
 def _stats(args) -> int:
-    from core.dataset import dataset_stats
-    from core.validate import ValidationCache, cached_checks, schema_errors
+    from mathbench.core.datasets.items import dataset_stats
+    from mathbench.core.datasets.validate import ValidationCache, cached_checks, schema_errors
 
     datasets, err = _load_all(args.files)
     if err:

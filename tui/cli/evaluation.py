@@ -70,16 +70,16 @@ def _csv(value: str | None) -> list[str] | None:
 def _workspace(args: argparse.Namespace):
     from pathlib import Path
 
-    from core.workspace import open_workspace
+    from mathbench.core.workspace import open_workspace
 
     return open_workspace(Path(args.workspace or Path.cwd()), sample=False)
 
 
 def build_config(args: argparse.Namespace):
     """EvalConfig from the command line; an existing run directory supplies what is not given."""
-    from core.client import Sampling
-    from core.evaluate import EvalConfig, EvalError, config_from_manifest
-    from core.runs import RunDir
+    from mathbench.core.evaluation.client import Sampling
+    from mathbench.core.evaluation.runner import EvalConfig, EvalError, config_from_manifest
+    from mathbench.core.evaluation.rundir import RunDir
 
     manifest = {}
     if args.run_dir and RunDir(args.run_dir).manifest_path.is_file():
@@ -111,7 +111,7 @@ def build_config(args: argparse.Namespace):
         if value is not None:
             setattr(cfg, attr, value)
     if args.levels:
-        from core.benchmarks import parse_level
+        from mathbench.core.evaluation.benchmarks import parse_level
 
         cfg.levels = [lv for lv in (parse_level(v) for v in _csv(args.levels) or []) if lv is not None]
     if args.subjects:
@@ -150,8 +150,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from core.evaluate import EvalError, ItemFailed, ItemFinished, RunFinished, RunStarted, run_eval
-    from core.runs import RunLocked
+    from mathbench.core.evaluation.runner import EvalError, ItemFailed, ItemFinished, RunFinished, RunStarted, run_eval
+    from mathbench.core.evaluation.rundir import RunLocked
 
     try:
         cfg = build_config(args)
@@ -242,8 +242,8 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
     """Serve the scripted PoT model until interrupted."""
     import sys
 
-    from core.benchmarks import BenchmarkError, answer_key, load_benchmark
-    from core.demo_server import DemoServer, PotScript
+    from mathbench.core.evaluation.benchmarks import BenchmarkError, answer_key, load_benchmark
+    from mathbench.core.demo.server import DemoServer, PotScript
 
     key: dict[str, str] = {}
     for spec in args.answer_key or ["gsm8k", "math"]:

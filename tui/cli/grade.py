@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     text = "".join(line + "\n" for line in lines)
     summary = summarize(grades)
     if args.output:
-        from core.runs import atomic_write_text
+        from mathbench.core.storage import atomic_write_text
 
         atomic_write_text(args.output, text)
     elif not args.json:
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _grade_with_progress(pairs, args):
-    from core.grading import grade_many
+    from mathbench.core.grading.grader import grade_many
 
     if len(pairs) < PROGRESS_MIN_ITEMS or not sys.stderr.isatty():
         return grade_many(pairs, workers=args.workers, timeout=args.timeout)

@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _workspace(args: argparse.Namespace, *, create: bool = True):
-    from core.workspace import Workspace, open_workspace
+    from mathbench.core.workspace import Workspace, open_workspace
 
     path = Path(getattr(args, "workspace", None) or os.getcwd())
     return open_workspace(path) if create else Workspace(path.expanduser().resolve())
@@ -104,7 +104,7 @@ def _err(cmd: str, exc: Exception) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Start (or --dry-run) a training job."""
-    from core.training import ConfigError, prepare_training, start_training
+    from mathbench.core.jobs.training import ConfigError, prepare_training, start_training
 
     ws = _workspace(args)
     kw = dict(gpus=args.gpus, nnodes=args.nnodes, node_rank=args.node_rank, master_addr=args.master_addr,
@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_started(job, args) -> int:
-    from core.jobs import job_summary
+    from mathbench.core.jobs.registry import job_summary
 
     if args.json:
         print(json.dumps(job_summary(job), indent=2))
@@ -140,7 +140,7 @@ def _print_started(job, args) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start a server job (and --wait for it)."""
-    from core.serving import ServeError, server_status, start_server, wait_ready, workspace_api_key
+    from mathbench.core.jobs.serving import ServeError, server_status, start_server, wait_ready, workspace_api_key
 
     ws = _workspace(args)
     import shlex
@@ -174,7 +174,7 @@ def _progress_text(d: dict) -> str:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     """List jobs."""
-    from core.jobs import job_summary, list_jobs
+    from mathbench.core.jobs.registry import job_summary, list_jobs
 
     ws = _workspace(args, create=False)
     jobs = list_jobs(ws)
@@ -204,7 +204,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def _find(args: argparse.Namespace):
     """The workspace and the job named by args.id (None after printing why)."""
-    from core.jobs import JobError, get_job
+    from mathbench.core.jobs.registry import JobError, get_job
 
     ws = _workspace(args, create=False)
     try:
@@ -216,7 +216,7 @@ def _find(args: argparse.Namespace):
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Show one job."""
-    from core.jobs import job_summary, tail_log
+    from mathbench.core.jobs.registry import job_summary, tail_log
 
     ws, job = _find(args)
     if job is None:
@@ -241,7 +241,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     """Follow a job's log until it ends or Ctrl-C (which only detaches)."""
-    from core.jobs import follow_log, get_job
+    from mathbench.core.jobs.registry import follow_log, get_job
 
     ws, job = _find(args)
     if job is None:
@@ -263,7 +263,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     """Stop a job, escalating to SIGKILL after the grace period."""
-    from core.jobs import JobError, get_job, kill_job, stop_job
+    from mathbench.core.jobs.registry import JobError, get_job, kill_job, stop_job
 
     ws = _workspace(args, create=False)
     try:
@@ -281,7 +281,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_gpu(args: argparse.Namespace) -> int:
     """Print the GPU state: a status line, JSON, or a refreshing table."""
-    from core.gpu import snapshot, status_line, table_lines
+    from mathbench.core.jobs.gpu import snapshot, status_line, table_lines
 
     if args.json:
         print(json.dumps(snapshot().to_dict(), indent=2))

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _resolve_run(arg: str, workspace: str | None) -> Path | None:
     """RUN_DIR as given, else <workspace>/runs/RUN_DIR; None when neither is a run directory."""
-    from core.runs import RunDir
+    from mathbench.core.evaluation.rundir import RunDir
 
     path = Path(arg).expanduser()
     base = Path(workspace).expanduser() if workspace else Path.cwd()
@@ -52,8 +52,8 @@ def _pct(x: float | None) -> str:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Print (or export) the report of args.run_dir."""
-    from core import report
-    from core.runs import RunError
+    from mathbench.core.evaluation import report
+    from mathbench.core.evaluation.rundir import RunError
 
     run_path = _resolve_run(args.run_dir, getattr(args, "workspace", None))
     if run_path is None:
@@ -185,7 +185,7 @@ def _print_report(summary: dict, comparison: dict | None, n_flips: int) -> None:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """List the workspace's runs."""
-    from core.runs import list_runs
+    from mathbench.core.evaluation.rundir import list_runs
 
     root = Path(getattr(args, "workspace", None) or Path.cwd()).expanduser()
     infos = list_runs(root)

@@ -51,8 +51,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from core.client import Sampling
-    from core.synth import ItemAccepted, ItemRejected, SynthConfig, SynthError, SynthFinished, SynthStarted, run_synth
+    from mathbench.core.evaluation.client import Sampling
+    from mathbench.core.datasets.synth import ItemAccepted, ItemRejected, SynthConfig, SynthError, SynthFinished, SynthStarted, run_synth
 
     if bool(args.pairs) == bool(args.topics):
         print("mathbench synth: give either --pairs (scheme 3) or --topic (scheme 1)", file=sys.stderr)

@@ -19,8 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, pct
-from tui.widgets.conversation import final_turn
+from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, pct
+from mathbench.tui.widgets.conversation import final_turn
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class AdjudicateScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="adjudication", exit_on_error=False, name="adjudication")
     def serve(self, path: Path, include_wrong: bool, commands: queue.Queue) -> None:
         """Run the session's commands one at a time, in order; each reports what happened by a message."""
-        from core.adjudication import AdjudicationSession, first_unreviewed
+        from mathbench.core.evaluation.adjudication import AdjudicationSession, first_unreviewed
 
         worker = get_current_worker()
         try:
@@ -304,7 +304,7 @@ class AdjudicateScreen(WorkbenchScreen):
         self.app.push_screen(NoteDialog(current), saved)
 
     def action_conversation(self) -> None:
-        from tui.screens.item import ItemScreen
+        from mathbench.tui.screens.item import ItemScreen
 
         if self.state is None or self.state.record is None:
             return
@@ -316,7 +316,7 @@ class AdjudicateScreen(WorkbenchScreen):
             self.start_session(self._serving)
 
     def action_pick_run(self) -> None:
-        from tui.widgets.run_picker import RunPicker
+        from mathbench.tui.widgets.run_picker import RunPicker
 
         def picked(path: Path | None) -> None:
             if path is not None:

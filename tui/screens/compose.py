@@ -12,7 +12,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from tui.widgets.common import WorkbenchScreen, one_line
+from mathbench.tui.widgets.common import WorkbenchScreen, one_line
 
 DEFAULT_DATASET = "composed.json"
 
@@ -128,7 +128,7 @@ class ComposeScreen(WorkbenchScreen):
         url = getattr(self.app, "endpoint_url", None)
         model = getattr(self.app, "endpoint_model", None)
         if not url:
-            from core.serving import ready_endpoints
+            from mathbench.core.jobs.serving import ready_endpoints
 
             endpoints = ready_endpoints(self.workspace)
             if not endpoints:
@@ -216,13 +216,13 @@ class ComposeScreen(WorkbenchScreen):
     # workers ------------------------------------------------------------------------------
     @work(exclusive=True, group="compose-solve", exit_on_error=False)
     async def solve_problem(self, problem: str, url: str, model: str, prompt: str) -> None:
-        from core.client import ChatClient
-        from core.pot import load_prompt, solve
-        from core.sandbox import run_python_async
+        from mathbench.core.evaluation.client import ChatClient
+        from mathbench.core.evaluation.pot import load_prompt, solve
+        from mathbench.core.sandbox.pool import run_python_async
 
         try:
             template = load_prompt(prompt)
-            from core.serving import workspace_api_key
+            from mathbench.core.jobs.serving import workspace_api_key
 
             key = workspace_api_key(self.workspace, create=False)
             async with ChatClient([url], model or "?", api_key=key, concurrency=1, timeout=300.0, max_retries=1) as client:
@@ -242,8 +242,8 @@ class ComposeScreen(WorkbenchScreen):
 
     @work(exclusive=True, group="compose-run", exit_on_error=False)
     async def run_code(self, code: str) -> None:
-        from core.pot import error_tail
-        from core.sandbox import run_python_async
+        from mathbench.core.evaluation.pot import error_tail
+        from mathbench.core.sandbox.pool import run_python_async
 
         result = await run_python_async(code, 10.0)
         output = (result.stdout or "").rstrip("\n")
@@ -254,9 +254,9 @@ class ComposeScreen(WorkbenchScreen):
 
     @work(exclusive=True, group="compose-save", thread=True, exit_on_error=False)
     def save_item(self, problem: str, parts: ComposeParts, prompt: str, path: Path) -> None:
-        from core.dataset import Dataset, DatasetError, make_item
-        from core.pot import PotTrace, load_prompt, observation_message
-        from core.synth import to_sharegpt
+        from mathbench.core.datasets.items import Dataset, DatasetError, make_item
+        from mathbench.core.evaluation.pot import PotTrace, load_prompt, observation_message
+        from mathbench.core.datasets.synth import to_sharegpt
 
         template = load_prompt(prompt)
         messages = template.initial_messages(problem)
@@ -305,7 +305,7 @@ class ComposeScreen(WorkbenchScreen):
 
 def _parts_from_trace(trace) -> ComposeParts:
     """The thought (text before the first code block), the last code run, its output and the final reply."""
-    from core.pot import extract_code, error_tail
+    from mathbench.core.evaluation.pot import extract_code, error_tail
 
     assistant = [m["content"] for m in trace.messages if m.get("role") == "assistant"]
     first = assistant[0] if assistant else ""

@@ -18,9 +18,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Label, ProgressBar, Select, Static, TextArea
 
-from tui.widgets.common import WorkbenchScreen, one_line
-from tui.widgets.data_item_list import ItemList
-from tui.widgets.train_chart import ChartData, LineChart, Series
+from mathbench.tui.widgets.common import WorkbenchScreen, one_line
+from mathbench.tui.widgets.data_item_list import ItemList
+from mathbench.tui.widgets.train_chart import ChartData, LineChart, Series
 
 STATUS_MARKS = {"match": ("✓", "green"), "mismatch": ("✗", "red"), "error": ("!", "magenta"),
                 "timeout": ("⧗", "yellow"), "no_code": ("·", "dim"), "schema": ("§", "bold red")}
@@ -233,7 +233,7 @@ class DatasetScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="data-load", exit_on_error=False)
     def load_dataset(self, path: Path) -> None:
-        from core.dataset import Dataset, DatasetError
+        from mathbench.core.datasets.items import Dataset, DatasetError
 
         try:
             self.post_message(DatasetLoaded(Dataset.load(path)))
@@ -260,7 +260,7 @@ class DatasetScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="data-dedupe", exit_on_error=False)
     def load_clusters(self, dataset) -> None:
         """Exact and near-duplicate clusters of the problems, from core.dedupe."""
-        from core.dedupe import find_duplicates
+        from mathbench.core.datasets.dedupe import find_duplicates
 
         clusters = find_duplicates([dataset.problem(i) for i in range(len(dataset))])
         mapping = {index: number for number, cluster in enumerate(clusters, start=1) for index in cluster.members}
@@ -429,7 +429,7 @@ class DatasetScreen(WorkbenchScreen):
 
     # editing ------------------------------------------------------------------------------
     def action_edit(self) -> None:
-        from core.dataset import turns_to_text
+        from mathbench.core.datasets.items import turns_to_text
 
         index = self.query_one(ItemList).current
         if index is None or self.dataset is None:
@@ -441,7 +441,7 @@ class DatasetScreen(WorkbenchScreen):
         editor.focus()
 
     def action_save_edit(self) -> None:
-        from core.dataset import DatasetError, text_to_turns
+        from mathbench.core.datasets.items import DatasetError, text_to_turns
 
         if self.editing is None or self.dataset is None:
             return
@@ -497,7 +497,7 @@ class DatasetScreen(WorkbenchScreen):
         index = self.query_one(ItemList).current
         if index is None or self.dataset is None:
             return
-        from tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes and self.dataset is not None:
@@ -509,7 +509,7 @@ class DatasetScreen(WorkbenchScreen):
         self.app.push_screen(ConfirmScreen(f"Delete item {index + 1}?\n{problem}", yes="Delete"), answered)
 
     def action_open_editor(self) -> None:
-        from core.dataset import edit_item_in_editor
+        from mathbench.core.datasets.items import edit_item_in_editor
 
         index = self.query_one(ItemList).current
         if index is None or self.dataset is None:
@@ -549,7 +549,7 @@ class DatasetScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="data-save", exit_on_error=False)
     def save_dataset(self, label: str) -> None:
-        from core.dataset import DatasetError
+        from mathbench.core.datasets.items import DatasetError
 
         ds = self.dataset
         try:
@@ -581,7 +581,7 @@ class DatasetScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="data-validate", exit_on_error=False)
     def validate_all(self, dataset, stop: threading.Event) -> None:
-        from core.validate import default_cache_path, validate_items
+        from mathbench.core.datasets.validate import default_cache_path, validate_items
 
         total = len(dataset)
 

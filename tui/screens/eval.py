@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
-from tui.widgets.common import VERDICT_MARKS, VERDICT_STYLES, WorkbenchScreen, duration, one_line, pct
+from mathbench.tui.widgets.common import VERDICT_MARKS, VERDICT_STYLES, WorkbenchScreen, duration, one_line, pct
 
 RECENT_ITEMS = 14
 RECENT_ERRORS = 6
@@ -88,7 +88,7 @@ class RunFollowEnded(RunProgressed):
 
 def find_eval_job(workspace: Any, run_dir: Path) -> Any | None:
     """The newest eval job of the workspace that writes *run_dir*, if any."""
-    from core.jobs import list_jobs
+    from mathbench.core.jobs.registry import list_jobs
 
     wanted = str(Path(run_dir).resolve())
     for job in list_jobs(workspace, kind="eval"):
@@ -102,8 +102,8 @@ class RunFollower:
     """Reads a run directory incrementally and keeps the running figures (used from a worker thread)."""
 
     def __init__(self, run_dir: Path, workspace: Any) -> None:
-        from core.report import LiveSummary
-        from core.runs import RunDir
+        from mathbench.core.evaluation.report import LiveSummary
+        from mathbench.core.evaluation.rundir import RunDir
 
         self.run = RunDir(run_dir)
         self.workspace = workspace
@@ -154,7 +154,7 @@ class RunFollower:
             return "running", job.id if job else None
         if job is not None:
             if job.state == "failed" and not self.job_log:
-                from core.jobs import tail_log
+                from mathbench.core.jobs.registry import tail_log
 
                 self.job_log = [line for line in tail_log(job, 4) if line.strip()]
             return job.state, job.id
@@ -189,7 +189,7 @@ def eval_command(workspace_root: Path, *, benchmark: str | None, endpoints: list
                  concurrency: int | None, limit: int | None, prompt: str | None, run_dir: Path,
                  retry_errors: bool = False) -> list[str]:
     """The `mathbench eval` command line a detached job runs."""
-    argv = [sys.executable, "-m", "tui", "--workspace", str(workspace_root), "eval", "--run-dir", str(run_dir), "--json"]
+    argv = [sys.executable, "-m", "mathbench.tui", "--workspace", str(workspace_root), "eval", "--run-dir", str(run_dir), "--json"]
     if benchmark:
         argv += ["--benchmark", benchmark]
     for url in endpoints:
@@ -295,7 +295,7 @@ class EvalScreen(WorkbenchScreen):
         self.query_one("#eval-endpoints", Input).value = "http://127.0.0.1:8000/v1"
         self.query_one("#eval-name", Input).value = time.strftime("eval-%Y%m%d-%H%M%S")
         try:
-            from core.pot import available_prompts
+            from mathbench.core.evaluation.pot import available_prompts
 
             prompts = available_prompts() or ["zh", "en"]
         except Exception:  # a broken prompts folder still leaves the two defaults
@@ -315,7 +315,7 @@ class EvalScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="eval-attach", exit_on_error=False)
     def attach_default(self) -> None:
         """Follow the newest running eval job, else the app's current run."""
-        from core.jobs import list_jobs
+        from mathbench.core.jobs.registry import list_jobs
 
         target = None
         try:
@@ -480,7 +480,7 @@ class EvalScreen(WorkbenchScreen):
     @work(thread=True, group="eval-start", exit_on_error=False)
     def start_job(self, argv: list[str], run_dir: Path, title: str) -> None:
         """Start *argv* as a detached eval job (it outlives the workbench)."""
-        from core.jobs import JobError, start_job
+        from mathbench.core.jobs.registry import JobError, start_job
 
         try:
             job = start_job(self.app.workspace, "eval", argv, meta={"title": title, "run_dir": str(run_dir)},
@@ -489,7 +489,7 @@ class EvalScreen(WorkbenchScreen):
             self.post_message(EvalJobFailed(str(exc)))
             return
         if job.state == "failed":
-            from core.jobs import tail_log
+            from mathbench.core.jobs.registry import tail_log
 
             self.post_message(EvalJobFailed("the eval job ended at once: " + " / ".join(tail_log(job, 3))))
         self.post_message(EvalJobStarted(job.id, run_dir, argv))
@@ -524,8 +524,8 @@ class EvalScreen(WorkbenchScreen):
         import os
         import signal
 
-        from core.jobs import JobError, stop_job
-        from core.runs import RunDir
+        from mathbench.core.jobs.registry import JobError, stop_job
+        from mathbench.core.evaluation.rundir import RunDir
 
         try:
             if job_id:
@@ -565,7 +565,7 @@ class EvalScreen(WorkbenchScreen):
         self.set_focus(None)
 
     def action_attach(self) -> None:
-        from tui.widgets.run_picker import RunPicker
+        from mathbench.tui.widgets.run_picker import RunPicker
 
         def picked(path: Path | None) -> None:
             if path is not None:

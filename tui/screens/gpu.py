@@ -8,8 +8,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 
-from tui.widgets.common import WorkbenchScreen
-from tui.widgets.gpu_panel import GpuPanel
+from mathbench.tui.widgets.common import WorkbenchScreen
+from mathbench.tui.widgets.gpu_panel import GpuPanel
 
 
 class GpuSampled(Message):
@@ -45,7 +45,7 @@ class GpuScreen(WorkbenchScreen):
             yield GpuPanel(id="gpu-panel")
 
     def on_mount(self) -> None:
-        from core.gpu import GpuMonitor
+        from mathbench.core.jobs.gpu import GpuMonitor
 
         self.monitor = GpuMonitor(history=120)
         self.query_one(GpuPanel).show(None)

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from tui.registry import SCREENS
+from mathbench.tui.registry import SCREENS
 
 
 def binding_rows(screen: Screen) -> list[tuple[str, str, str, str, str]]:

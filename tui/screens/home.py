@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from tui.registry import SCREENS
-from tui.widgets.common import WorkbenchScreen, pct
-from tui.widgets.item_table import Column, ItemTable
+from mathbench.tui.registry import SCREENS
+from mathbench.tui.widgets.common import WorkbenchScreen, pct
+from mathbench.tui.widgets.item_table import Column, ItemTable
 
 
 def _status_style(value: str) -> str | None:
@@ -99,8 +99,8 @@ class HomeScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="home", exit_on_error=False)
     def read_workspace(self) -> None:
         """List runs (with their review backlog), datasets, jobs and logs of the workspace."""
-        from core.report import summarize_records
-        from core.runs import find_runs
+        from mathbench.core.evaluation.report import summarize_records
+        from mathbench.core.evaluation.rundir import find_runs
 
         ws = self.app.workspace
         runs: list[dict] = []
@@ -131,7 +131,7 @@ class HomeScreen(WorkbenchScreen):
             counts[label] = len(list(folder.glob(pattern))) if folder.is_dir() else 0
         jobs: list[str] = []
         try:
-            from core.jobs import list_jobs
+            from mathbench.core.jobs.registry import list_jobs
 
             jobs = [f"{job.kind} {job.id} · {job.state}" for job in list_jobs(ws) if job.active]
         except Exception as exc:  # a jobs folder in a bad state must not hide the runs

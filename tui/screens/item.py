@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from tui.widgets.common import VERDICT_STYLES
-from tui.widgets.conversation import ConversationView
-from tui.widgets.run_data import RunSnapshot
+from mathbench.tui.widgets.common import VERDICT_STYLES
+from mathbench.tui.widgets.conversation import ConversationView
+from mathbench.tui.widgets.run_data import RunSnapshot
 
 
 def item_facts(record: dict[str, Any], snapshot: RunSnapshot | None) -> Table:

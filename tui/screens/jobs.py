@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from tui.widgets.common import WorkbenchScreen, duration, one_line
-from tui.widgets.jobs_log_tail import LogTail
+from mathbench.tui.widgets.common import WorkbenchScreen, duration, one_line
+from mathbench.tui.widgets.jobs_log_tail import LogTail
 
 STATE_STYLES = {"starting": "cyan", "running": "bold green", "succeeded": "green", "failed": "bold red", "stopped": "yellow"}
 ATTACH_SCREENS = {"train": "train", "serve": "serve", "synth": "synth", "eval": "eval"}
@@ -84,7 +84,7 @@ class JobsScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="jobs-read", exit_on_error=False)
     def read_jobs(self) -> None:
-        from core.jobs import job_progress, list_jobs
+        from mathbench.core.jobs.registry import job_progress, list_jobs
 
         rows = []
         for job in list_jobs(self.workspace):
@@ -187,7 +187,7 @@ class JobsScreen(WorkbenchScreen):
         if not job.active:
             self.notify(f"Job {job.id} is already {job.state}.", title="Jobs")
             return
-        from tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -199,7 +199,7 @@ class JobsScreen(WorkbenchScreen):
 
     @work(thread=True, group="jobs-stop", exit_on_error=False)
     def stop_job(self, job_id: str) -> None:
-        from core.jobs import JobError, stop_job
+        from mathbench.core.jobs.registry import JobError, stop_job
 
         try:
             job = stop_job(self.workspace, job_id)

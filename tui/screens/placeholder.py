@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Center, Middle
 from textual.widgets import Static
 
-from tui.registry import ScreenSpec
-from tui.widgets.common import WorkbenchScreen
+from mathbench.tui.registry import ScreenSpec
+from mathbench.tui.widgets.common import WorkbenchScreen
 
 
 class PlaceholderScreen(WorkbenchScreen):

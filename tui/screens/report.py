@@ -14,10 +14,10 @@ from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static
 
-from tui.widgets.chart import SERIES_COLORS, BarChartData, PlotextChart
-from tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line, pct
-from tui.widgets.item_table import Column, ItemTable
-from tui.widgets.run_data import run_signature
+from mathbench.tui.widgets.chart import SERIES_COLORS, BarChartData, PlotextChart
+from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line, pct
+from mathbench.tui.widgets.item_table import Column, ItemTable
+from mathbench.tui.widgets.run_data import run_signature
 
 
 class ReportReady(Message):
@@ -144,8 +144,8 @@ class ReportScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def compute(self, run_path: Path, compare_path: Path | None) -> None:
         """Summarize the run (and compare it) off the event loop."""
-        from core.report import compare, summarize_records
-        from core.runs import RunDir
+        from mathbench.core.evaluation.report import compare, summarize_records
+        from mathbench.core.evaluation.rundir import RunDir
 
         try:
             run = RunDir(run_path)
@@ -226,7 +226,7 @@ class ReportScreen(WorkbenchScreen):
 
     @on(ItemTable.Selected, "#report-flips")
     def open_flip(self, event: ItemTable.Selected) -> None:
-        from tui.screens.item import ItemScreen
+        from mathbench.tui.screens.item import ItemScreen
 
         records = [self.records[f["id"]] for f in self.flips if f["id"] in self.records]
         if not records:
@@ -236,7 +236,7 @@ class ReportScreen(WorkbenchScreen):
         self.app.push_screen(ItemScreen(records, event.index, others=others, other_name=other_name))
 
     def action_pick_run(self) -> None:
-        from tui.widgets.run_picker import RunPicker
+        from mathbench.tui.widgets.run_picker import RunPicker
 
         def picked(path: Path | None) -> None:
             if path is not None:
@@ -246,7 +246,7 @@ class ReportScreen(WorkbenchScreen):
         self.app.push_screen(RunPicker("Report on run", self.app.current_run), picked)
 
     def action_pick_compare(self) -> None:
-        from tui.widgets.run_picker import RunPicker
+        from mathbench.tui.widgets.run_picker import RunPicker
 
         def picked(path: Path | None) -> None:
             if path is not None:
@@ -268,7 +268,7 @@ class ReportScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="report-export", exit_on_error=False)
     def export(self, run_path: Path, compare_path: Path | None) -> None:
         """Write report.md and the CSV tables into exports/<run>-<time>/."""
-        from core.report import to_csv, write_markdown
+        from mathbench.core.evaluation.report import to_csv, write_markdown
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out_dir = self.app.workspace.exports_dir / f"{run_path.name}-report-{stamp}"

@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Input, Static
 
-from tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line
-from tui.widgets.item_table import Column, ItemTable
-from tui.widgets.run_data import RunLoaded, RunLoadFailed, RunSnapshot, level_key, load_run, run_signature
+from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line
+from mathbench.tui.widgets.item_table import Column, ItemTable
+from mathbench.tui.widgets.run_data import RunLoaded, RunLoadFailed, RunSnapshot, level_key, load_run, run_signature
 
 VERDICT_FILTERS = ("all", "correct", "wrong", "uncertain", "error", "human")
 SORTS = ("file", "id", "verdict", "level", "subject", "latency", "rounds")
@@ -259,7 +259,7 @@ class ResultsScreen(WorkbenchScreen):
             self.load(self.app.current_run)
 
     def action_pick_run(self) -> None:
-        from tui.widgets.run_picker import RunPicker
+        from mathbench.tui.widgets.run_picker import RunPicker
 
         def picked(path: Path | None) -> None:
             if path is not None:
@@ -270,7 +270,7 @@ class ResultsScreen(WorkbenchScreen):
 
     @on(ItemTable.Selected, "#results-table")
     def open_item(self, event: ItemTable.Selected) -> None:
-        from tui.screens.item import ItemScreen
+        from mathbench.tui.screens.item import ItemScreen
 
         if self.snapshot is None or not self.shown:
             return

@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from tui.widgets.common import WorkbenchScreen, one_line, short_path
-from tui.widgets.jobs_log_tail import LogTail
-from tui.widgets.train_chart import ChartData, LineChart, Series
+from mathbench.tui.widgets.common import WorkbenchScreen, one_line, short_path
+from mathbench.tui.widgets.jobs_log_tail import LogTail
+from mathbench.tui.widgets.train_chart import ChartData, LineChart, Series
 
 HEALTH_STYLES = {"ready": "bold green", "down": "red", "unhealthy": "bold red", "no-health": "yellow"}
 MILESTONE_LABELS = (
@@ -133,7 +133,7 @@ class ServeScreen(WorkbenchScreen):
 
     def _pick_default(self) -> None:
         """The newest active serve job, else the newest serve job, else the newest log in logs/."""
-        from core.jobs import list_jobs
+        from mathbench.core.jobs.registry import list_jobs
 
         try:
             serve_jobs = list_jobs(self.workspace, kind="serve")
@@ -151,8 +151,8 @@ class ServeScreen(WorkbenchScreen):
 
     def watch(self, *, url: str | None = None, log_path: Path | None = None, job_id: str | None = None) -> None:
         """Watch a server by URL and/or log file (and the job that runs it); starts the series afresh."""
-        from core.jobs import IncrementalReader
-        from core.serving import MetricsTracker, ServerLog
+        from mathbench.core.jobs.registry import IncrementalReader
+        from mathbench.core.jobs.serving import MetricsTracker, ServerLog
 
         self.url, self.log_path, self.job_id = url, (Path(log_path) if log_path else None), job_id
         self._server_log = ServerLog()
@@ -168,7 +168,7 @@ class ServeScreen(WorkbenchScreen):
 
     def attach_job(self, job_id: str) -> None:
         """Watch the server run by job *job_id* (called by the jobs screen)."""
-        from core.jobs import get_job
+        from mathbench.core.jobs.registry import get_job
 
         job = get_job(self.workspace, job_id)
         self.watch(url=job.url, log_path=job.log_path, job_id=job.id)
@@ -196,8 +196,8 @@ class ServeScreen(WorkbenchScreen):
             self._poll_server_once()
 
     def _poll_server_once(self) -> None:
-        from core.jobs import get_job
-        from core.serving import server_status, workspace_api_key
+        from mathbench.core.jobs.registry import get_job
+        from mathbench.core.jobs.serving import server_status, workspace_api_key
 
         server_log, reader, tracker = self._server_log, self._reader, self._tracker
         if server_log is None:
@@ -267,7 +267,7 @@ class ServeScreen(WorkbenchScreen):
 
     # actions ------------------------------------------------------------------------------
     def action_launch(self) -> None:
-        from tui.widgets.serve_launch import ServeLaunchScreen
+        from mathbench.tui.widgets.serve_launch import ServeLaunchScreen
 
         def chosen(kwargs: dict | None) -> None:
             if kwargs:
@@ -278,7 +278,7 @@ class ServeScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="serve-launch", exit_on_error=False)
     def launch_server(self, kwargs: dict) -> None:
-        from core.serving import start_server
+        from mathbench.core.jobs.serving import start_server
 
         kwargs = dict(kwargs)
         model = kwargs.pop("model")
@@ -297,18 +297,18 @@ class ServeScreen(WorkbenchScreen):
         self.notify(message.error, title=f"Serve: {message.what} failed", severity="error", timeout=10)
 
     def action_attach_url(self) -> None:
-        from tui.widgets.jobs_path_prompt import PromptScreen
+        from mathbench.tui.widgets.jobs_path_prompt import PromptScreen
 
         def chosen(url: str | None) -> None:
             if url:
-                from core.serving import api_base
+                from mathbench.core.jobs.serving import api_base
 
                 self.watch(url=api_base(url if "://" in url else f"http://{url}"))
 
         self.app.push_screen(PromptScreen("Attach to a server by URL:", self.url or "", "http://host:8000/v1"), chosen)
 
     def action_open_log(self) -> None:
-        from tui.widgets.jobs_path_prompt import PromptScreen
+        from mathbench.tui.widgets.jobs_path_prompt import PromptScreen
 
         def chosen(path: str | None) -> None:
             if path:
@@ -336,7 +336,7 @@ class ServeScreen(WorkbenchScreen):
         if not self.job_id or (self.view and self.view.job_state not in ("starting", "running")):
             self.notify("The watched server is not a running job.", title="Serve")
             return
-        from tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
 
         job_id = self.job_id
 
@@ -348,7 +348,7 @@ class ServeScreen(WorkbenchScreen):
 
     @work(thread=True, group="serve-stop", exit_on_error=False)
     def stop_server(self, job_id: str) -> None:
-        from core.jobs import stop_job
+        from mathbench.core.jobs.registry import stop_job
 
         try:
             job = stop_job(self.workspace, job_id)

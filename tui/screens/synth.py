@@ -19,8 +19,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Static
 
-from tui.widgets.common import WorkbenchScreen, duration, one_line, short_path
-from tui.widgets.jobs_log_tail import LogTail
+from mathbench.tui.widgets.common import WorkbenchScreen, duration, one_line, short_path
+from mathbench.tui.widgets.jobs_log_tail import LogTail
 
 LATEST = 50
 """How many of the newest accepted and rejected items are kept for display."""
@@ -134,7 +134,7 @@ class SynthScreen(WorkbenchScreen):
 
     def _pick_default(self) -> None:
         """The newest synthesis job, else the newest .jsonl in the workspace's synth/ folder."""
-        from core.jobs import list_jobs
+        from mathbench.core.jobs.registry import list_jobs
 
         try:
             jobs = [j for j in list_jobs(self.workspace, kind="synth") if j.meta.get("out")]
@@ -166,7 +166,7 @@ class SynthScreen(WorkbenchScreen):
 
     def attach_job(self, job_id: str) -> None:
         """Watch the output of synthesis job *job_id* (called by the jobs screen)."""
-        from core.jobs import get_job
+        from mathbench.core.jobs.registry import get_job
 
         job = get_job(self.workspace, job_id)
         out = job.meta.get("out")
@@ -177,7 +177,7 @@ class SynthScreen(WorkbenchScreen):
         self.query_one("#synth-source", Static).update(f"{job_text}{short_path(self.out, self.workspace.root)}")
         log_path = None
         if self.job_id:
-            from core.jobs import get_job
+            from mathbench.core.jobs.registry import get_job
 
             try:
                 log_path = get_job(self.workspace, self.job_id).log_path
@@ -198,8 +198,8 @@ class SynthScreen(WorkbenchScreen):
             self._poll_synth_once()
 
     def _poll_synth_once(self) -> None:
-        from core.jobs import IncrementalReader, get_job
-        from core.synth import sidecar_paths
+        from mathbench.core.jobs.registry import IncrementalReader, get_job
+        from mathbench.core.datasets.synth import sidecar_paths
 
         if self.out is None:
             return
@@ -263,7 +263,7 @@ class SynthScreen(WorkbenchScreen):
 
     # actions ------------------------------------------------------------------------------
     def action_start(self) -> None:
-        from tui.widgets.data_synth_form import SynthFormScreen
+        from mathbench.tui.widgets.data_synth_form import SynthFormScreen
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         defaults = {"out": f"synth/synth-{stamp}.jsonl", "concurrency": "16"}
@@ -281,9 +281,8 @@ class SynthScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="synth-start", exit_on_error=False)
     def start_synth(self, values: dict) -> None:
-        from core.jobs import start_job
-        from core.paths import PROJECT_ROOT
-        from core.serving import workspace_api_key
+        from mathbench.core.jobs.registry import start_job
+        from mathbench.core.jobs.serving import workspace_api_key
 
         root = self.workspace.root
 
@@ -292,7 +291,7 @@ class SynthScreen(WorkbenchScreen):
             return str(path if path.is_absolute() else root / path)
 
         out = Path(in_workspace(values["out"]))
-        argv = [sys.executable, "-m", "tui", "--workspace", str(root), "synth",
+        argv = [sys.executable, "-m", "mathbench.tui", "--workspace", str(root), "synth",
                 "--base-url", values["base_url"], "--model", values["model"], "--out", str(out), "--json"]
         if values.get("pairs"):
             argv += ["--pairs", in_workspace(values["pairs"])]
@@ -304,7 +303,7 @@ class SynthScreen(WorkbenchScreen):
                 argv += [f"--{flag}", values[flag]]
         if values.get("dedupe_against"):
             argv += ["--dedupe-against", in_workspace(values["dedupe_against"])]
-        env = {"PYTHONPATH": str(PROJECT_ROOT)}
+        env: dict[str, str] = {}
         key = workspace_api_key(self.workspace, create=False)
         if key:
             env["MATHBENCH_API_KEY"] = key
@@ -324,7 +323,7 @@ class SynthScreen(WorkbenchScreen):
         self.notify(message.error, title="Synth: start failed", severity="error", timeout=10)
 
     def action_open_output(self) -> None:
-        from tui.widgets.jobs_path_prompt import PromptScreen
+        from mathbench.tui.widgets.jobs_path_prompt import PromptScreen
 
         def chosen(path: str | None) -> None:
             if path:
@@ -339,7 +338,7 @@ class SynthScreen(WorkbenchScreen):
         if not self.job_id or (self.view and self.view.job_state not in ("starting", "running")):
             self.notify("The watched synthesis is not a running job.", title="Synth")
             return
-        from tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
 
         job_id = self.job_id
 
@@ -352,7 +351,7 @@ class SynthScreen(WorkbenchScreen):
 
     @work(thread=True, group="synth-stop", exit_on_error=False)
     def stop_synth(self, job_id: str) -> None:
-        from core.jobs import stop_job
+        from mathbench.core.jobs.registry import stop_job
 
         job = stop_job(self.workspace, job_id)
         self.app.call_from_thread(self.notify, f"Synthesis job {job_id} is {job.state}.", title="Synth")

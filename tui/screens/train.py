@@ -14,9 +14,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
-from tui.widgets.common import WorkbenchScreen, duration, one_line, short_path
-from tui.widgets.jobs_log_tail import LogTail
-from tui.widgets.train_chart import ChartData, LineChart, Series, downsample
+from mathbench.tui.widgets.common import WorkbenchScreen, duration, one_line, short_path
+from mathbench.tui.widgets.jobs_log_tail import LogTail
+from mathbench.tui.widgets.train_chart import ChartData, LineChart, Series, downsample
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class ActionFailed(Message):
 
 def _log_file(output_dir: Path, job) -> Path | None:
     """The log to tail: LlamaBoard's running_log.txt, else the job's output, else a .log in the dir."""
-    from core.training import RUNNING_LOG
+    from mathbench.core.jobs.training import RUNNING_LOG
 
     running = output_dir / RUNNING_LOG
     if running.is_file():
@@ -143,8 +143,8 @@ class TrainScreen(WorkbenchScreen):
 
     def _pick_default(self) -> None:
         """The newest train job, else the newest output dir in the workspace's train/ folder."""
-        from core.jobs import list_jobs
-        from core.training import TRAINER_LOG
+        from mathbench.core.jobs.registry import list_jobs
+        from mathbench.core.jobs.training import TRAINER_LOG
 
         try:
             train_jobs = [j for j in list_jobs(self.workspace, kind="train") if j.output_dir]
@@ -163,7 +163,7 @@ class TrainScreen(WorkbenchScreen):
 
     def watch(self, output_dir: str | Path, *, job_id: str | None = None) -> None:
         """Watch *output_dir* (written by job *job_id*, when known) from the start of its trainer log."""
-        from core.training import TrainerLog, TRAINER_LOG
+        from mathbench.core.jobs.training import TrainerLog, TRAINER_LOG
 
         self.output_dir = Path(output_dir).expanduser().resolve()
         self.job_id = job_id
@@ -175,7 +175,7 @@ class TrainScreen(WorkbenchScreen):
 
     def attach_job(self, job_id: str) -> None:
         """Watch the output dir of job *job_id* (called by the jobs screen)."""
-        from core.jobs import get_job
+        from mathbench.core.jobs.registry import get_job
 
         job = get_job(self.workspace, job_id)
         self.watch(job.output_dir or job.dir, job_id=job.id)
@@ -201,9 +201,9 @@ class TrainScreen(WorkbenchScreen):
             self._poll_training_once()
 
     def _poll_training_once(self) -> None:
-        from core.gpu import status_line
-        from core.jobs import get_job
-        from core.training import training_status
+        from mathbench.core.jobs.gpu import status_line
+        from mathbench.core.jobs.registry import get_job
+        from mathbench.core.jobs.training import training_status
 
         log, output_dir, job_id = self._log, self.output_dir, self.job_id
         if log is None or output_dir is None:
@@ -250,7 +250,7 @@ class TrainScreen(WorkbenchScreen):
         if first:
             job = None
             if self.job_id:
-                from core.jobs import get_job
+                from mathbench.core.jobs.registry import get_job
 
                 try:
                     job = get_job(self.workspace, self.job_id)
@@ -260,9 +260,9 @@ class TrainScreen(WorkbenchScreen):
 
     # actions ------------------------------------------------------------------------------
     def action_launch(self) -> None:
-        from core.training import list_templates
+        from mathbench.core.jobs.training import list_templates
 
-        from tui.widgets.train_launch import TrainLaunchScreen
+        from mathbench.tui.widgets.train_launch import TrainLaunchScreen
 
         def chosen(request) -> None:
             if request is not None:
@@ -273,7 +273,7 @@ class TrainScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="train-launch", exit_on_error=False)
     def launch_training(self, request) -> None:
-        from core.training import start_training
+        from mathbench.core.jobs.training import start_training
 
         try:
             job = start_training(self.workspace, request.template, request.overrides, gpus=request.gpus or None)
@@ -290,7 +290,7 @@ class TrainScreen(WorkbenchScreen):
         self.notify(message.error, title=f"Train: {message.what} failed", severity="error", timeout=10)
 
     def action_open_dir(self) -> None:
-        from tui.widgets.jobs_path_prompt import PromptScreen
+        from mathbench.tui.widgets.jobs_path_prompt import PromptScreen
 
         def chosen(path: str | None) -> None:
             if path:
@@ -309,7 +309,7 @@ class TrainScreen(WorkbenchScreen):
         if not self.job_id or (self.view and self.view.job_state not in (None, "starting", "running")):
             self.notify("The watched run is not a running job.", title="Train")
             return
-        from tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
 
         job_id = self.job_id
 
@@ -322,7 +322,7 @@ class TrainScreen(WorkbenchScreen):
 
     @work(thread=True, group="train-stop", exit_on_error=False)
     def stop_training(self, job_id: str) -> None:
-        from core.jobs import stop_job
+        from mathbench.core.jobs.registry import stop_job
 
         try:
             job = stop_job(self.workspace, job_id)

@@ -21,7 +21,7 @@ class FileFollower:
 
     def read_new(self) -> list[str]:
         """Lines added since the previous call; the first call returns the file's last lines."""
-        from core.jobs import IncrementalReader, tail_file
+        from mathbench.core.jobs.registry import IncrementalReader, tail_file
 
         if self.path is None:
             return []

@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.message import Message
 
-from core.runs import effective_verdict
+from mathbench.core.evaluation.rundir import effective_verdict
 
 
 @dataclass
@@ -39,7 +39,7 @@ class RunSnapshot:
 
 def level_key(value: Any) -> tuple:
     """Sort key that puts 'Level 2' before 'Level 10'."""
-    from core.report import natural_key
+    from mathbench.core.evaluation.report import natural_key
 
     return natural_key(value if value is not None else "~")
 
@@ -62,7 +62,7 @@ def run_signature(*paths: Path | None) -> tuple:
 
 def load_run(path: Path) -> RunSnapshot:
     """Read *path*'s manifest, results and adjudications; bad lines are skipped and described."""
-    from core.runs import RunDir
+    from mathbench.core.evaluation.rundir import RunDir
 
     run = RunDir(path)
     problems: list[str] = []

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.widgets.common import pct
+from mathbench.tui.widgets.common import pct
 
 
 class RunPicker(ModalScreen[Path | None]):
@@ -47,7 +47,7 @@ class RunPicker(ModalScreen[Path | None]):
 
     @work(thread=True, exclusive=True, group="picker", exit_on_error=False)
     def list_runs(self) -> None:
-        from core.runs import list_runs
+        from mathbench.core.evaluation.rundir import list_runs
 
         self.post_message(self.RunsListed(list_runs(self.app.workspace.root)))
 

@@ -18,12 +18,23 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mathbench.core.storage import (
+    JsonlError,
+    ParsedLines,
+    append_line,
+    atomic_write_text,
+    dump_line,
+    fsync_dir,
+    parse_jsonl,
+    read_bytes,
+    write_all,
+)
 
 MANIFEST = "manifest.json"
 RESULTS = "results.jsonl"
@@ -53,82 +64,12 @@ class RunLocked(RunError):
         super().__init__(f"{self.path}: run is being written by {holder}; refusing a second writer")
 
 
-class RunFileError(RunError, ValueError):
+class RunFileError(RunError, JsonlError):
     """A malformed line or file inside a run directory, located as FILE:LINE[:COL]."""
-
-    def __init__(self, path: Path, line: int | None, message: str, col: int | None = None):
-        self.path = Path(path)
-        self.line = line
-        self.col = col
-        self.message = message
-        where = str(self.path)
-        if line is not None:
-            where += f":{line}"
-            if col is not None:
-                where += f":{col}"
-        super().__init__(f"{where}: {message}")
 
 
 class DuplicateResult(RunError, ValueError):
     """A record for an id that already has a finished (non-error) result."""
-
-
-# --------------------------------------------------------------------------- file helpers
-
-
-def atomic_write_text(path: Path | str, text: str) -> None:
-    """Write *text* to *path* via a temp file in the same folder, fsync and rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _dump_line(record: dict) -> bytes:
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _append_line_fsync(path: Path, line: bytes) -> None:
-    """Append one complete line under a short exclusive flock, then fsync."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        _write_all(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # closing releases the flock
 
 
 def _check_id(record: Any, path: Path, line: int | None) -> Any:
@@ -138,83 +79,6 @@ def _check_id(record: Any, path: Path, line: int | None) -> Any:
     if rid is None or isinstance(rid, bool) or not isinstance(rid, (str, int)):
         raise RunFileError(path, line, "record has no usable 'id' (a string or integer)")
     return rid
-
-
-@dataclass
-class ParsedLines:
-    """What a pass over a JSONL file found: valid records and the torn tail (if any)."""
-
-    records: list[tuple[int, dict]] = field(default_factory=list)  # (1-based line number, record)
-    torn: bytes = b""  # an incomplete last line that was dropped
-    torn_line: int | None = None
-    end_offset: int = 0  # byte offset just past the last complete line
-
-
-def _parse_jsonl(path: Path, data: bytes, *, start_line: int = 1, strict: bool = True,
-                 problems: list[str] | None = None, final: bool = True) -> ParsedLines:
-    """Parse JSONL bytes; a last segment without newline is torn unless it is a complete object.
-
-    With *final* False (tailing a growing file) an unterminated last segment is left for later.
-    """
-    out = ParsedLines()
-    last_nl = data.rfind(b"\n")
-    body = data[: last_nl + 1] if last_nl >= 0 else b""
-    tail = data[last_nl + 1:]
-    out.end_offset = len(body)
-    text = body.decode("utf-8", errors="surrogateescape")
-    lines = text.split("\n")
-    lines.pop()  # the empty string after the final newline
-    loads = json.loads
-    append = out.records.append
-    lineno = start_line - 1
-    for lineno, raw in enumerate(lines, start_line):
-        if not raw.strip("\x00 \t\r"):
-            continue
-        try:
-            rec = loads(raw)
-            _check_id(rec, path, lineno)
-        except json.JSONDecodeError as exc:
-            err = RunFileError(path, lineno, f"malformed JSON: {exc.msg}", col=exc.colno)
-            if strict:
-                raise err from None
-            if problems is not None:
-                problems.append(str(err))
-            continue
-        except RunFileError as err:
-            if strict:
-                raise
-            if problems is not None:
-                problems.append(str(err))
-            continue
-        append((lineno, rec))
-    if tail and final:
-        tail_line = lineno + 1 if lines else start_line
-        stripped = tail.strip(b"\x00 \t\r")
-        rec = None
-        if stripped:
-            try:
-                rec = json.loads(stripped)
-            except ValueError:
-                rec = None
-        # Any proper prefix of a JSON object is invalid JSON, so a parsable tail is a whole record
-        # whose newline never made it to disk.
-        if isinstance(rec, dict) and rec.get("id") is not None:
-            append((tail_line, rec))
-            out.end_offset = len(data)
-        elif stripped:
-            out.torn = tail
-            out.torn_line = tail_line
-        else:
-            out.end_offset = len(data)
-    return out
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return b""
 
 
 # --------------------------------------------------------------------------- adjudications
@@ -349,7 +213,8 @@ class RunDir:
     # -- results
 
     def _parse_results(self, *, strict: bool = True, problems: list[str] | None = None) -> ParsedLines:
-        return _parse_jsonl(self.results_path, _read_bytes(self.results_path), strict=strict, problems=problems)
+        return parse_jsonl(self.results_path, read_bytes(self.results_path), strict=strict, problems=problems,
+                           check=_check_id, error=RunFileError)
 
     def iter_results(self, *, strict: bool = True) -> Iterator[dict]:
         """Every valid record in file order, duplicates included; a torn last line is skipped."""
@@ -440,7 +305,7 @@ class RunDir:
         if action == "note":
             entry["action"] = "note"
         self.path.mkdir(parents=True, exist_ok=True)
-        _append_line_fsync(self.adjudications_path, _dump_line(entry))
+        append_line(self.adjudications_path, dump_line(entry))
         return entry
 
     def undo_adjudication(self, id: Any, *, reviewer: str | None = None) -> dict:
@@ -454,8 +319,8 @@ class RunDir:
 
     def adjudication_log(self, *, strict: bool = True, problems: list[str] | None = None) -> list[dict]:
         """Every adjudication entry in file order (torn last line dropped)."""
-        parsed = _parse_jsonl(self.adjudications_path, _read_bytes(self.adjudications_path),
-                              strict=strict, problems=problems)
+        parsed = parse_jsonl(self.adjudications_path, read_bytes(self.adjudications_path),
+                             strict=strict, problems=problems, check=_check_id, error=RunFileError)
         return [rec for _, rec in parsed.records]
 
     def load_adjudications(self, *, strict: bool = True, problems: list[str] | None = None) -> dict[Any, dict]:
@@ -506,7 +371,7 @@ class RunWriter:
             self._done = {r["id"] for r in records}
             self._errored = {r["id"] for r in records if r.get("error")}
             self._fd = os.open(self.run.results_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            _fsync_dir(self.run.path)
+            fsync_dir(self.run.path)
         except BaseException:
             self.close()
             raise
@@ -528,25 +393,25 @@ class RunWriter:
                 time.sleep(0.02)
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
-        _write_all(fd, f"{os.getpid()}\n".encode())
+        write_all(fd, f"{os.getpid()}\n".encode())
         os.fsync(fd)
         self._lock_fd = fd
 
     def _repair_torn_tail(self) -> int:
         """Move a torn last line to results.jsonl.torn and cut it off; returns the bytes moved."""
         path = self.run.results_path
-        parsed = _parse_jsonl(path, _read_bytes(path), strict=False)
+        parsed = parse_jsonl(path, read_bytes(path), strict=False, check=_check_id, error=RunFileError)
         size = path.stat().st_size if path.exists() else 0
         if parsed.torn:
-            _append_line_fsync(path.with_name(path.name + TORN_SUFFIX), parsed.torn + b"\n")
+            append_line(path.with_name(path.name + TORN_SUFFIX), parsed.torn + b"\n")
             with open(path, "r+b") as fh:
                 fh.truncate(parsed.end_offset)
                 fh.flush()
                 os.fsync(fh.fileno())
             return len(parsed.torn)
-        if parsed.end_offset == size and size and not _read_bytes(path).endswith(b"\n"):
+        if parsed.end_offset == size and size and not read_bytes(path).endswith(b"\n"):
             # A whole record whose newline was lost: terminate it so the next append starts clean.
-            _append_line_fsync(path, b"\n")
+            append_line(path, b"\n")
         return 0
 
     # -- writing
@@ -561,7 +426,7 @@ class RunWriter:
         rid = _check_id(record, self.run.results_path, None)
         if rid in self._done and rid not in self._errored and not replace:
             raise DuplicateResult(f"{self.run.results_path}: id {rid!r} already has a result")
-        _write_all(self._fd, _dump_line(record))
+        write_all(self._fd, dump_line(record))
         os.fsync(self._fd)
         self._done.add(rid)
         if record.get("error"):
@@ -635,8 +500,8 @@ class ResultsTail:
                 data = fh.read(size - self.offset)
         except FileNotFoundError:
             return []
-        parsed = _parse_jsonl(self.path, data, start_line=self.line + 1, strict=False,
-                              problems=self.problems, final=False)
+        parsed = parse_jsonl(self.path, data, start_line=self.line + 1, strict=False,
+                             problems=self.problems, final=False, check=_check_id, error=RunFileError)
         self.offset += parsed.end_offset
         self.line += data.count(b"\n", 0, parsed.end_offset)
         return [rec for _, rec in parsed.records]

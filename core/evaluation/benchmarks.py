@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.paths import DATA_DIR, PROJECT_ROOT
+from mathbench.core.resources import CONFIGS_DIR, DATA_DIR
 
-SHARED_BENCHMARKS_DIR = PROJECT_ROOT.parent / "shared" / "data" / "benchmarks"
+# A source checkout sits beside ../shared/data (the real GSM8K and MATH); an installed wheel does not.
+SHARED_BENCHMARKS_DIR = CONFIGS_DIR.parent.parent / "shared" / "data" / "benchmarks"
 KNOWN = {"gsm8k": "gsm8k_test", "gsm8k-test": "gsm8k_test", "gsm8k-train": "gsm8k_train", "math": "math_test",
          "math-test": "math_test"}
 QUESTION_KEYS = ("question", "problem", "query", "prompt", "input")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from core.benchmarks import normalize_question
+from mathbench.core.evaluation.benchmarks import normalize_question
 
 FAULT_KINDS = ("500", "503", "429", "reset", "slow", "garbage", "stream-reset", "empty")
 
@@ -158,7 +158,7 @@ def _problem_index(messages: Sequence[Mapping[str, Any]]) -> int | None:
 
     Earlier complete episodes (few-shot examples) end with an assistant turn without code.
     """
-    from core.pot import extract_code
+    from mathbench.core.evaluation.pot import extract_code
 
     found = None
     prev_code = False

@@ -7,7 +7,7 @@ a scratch directory, with a minimal environment (no keys or tokens), as user `no
 is root, under a wall-clock timeout that kills its whole process tree; its output is captured with a
 cap that keeps the head and the tail. The workers die with the caller, even on `kill -9`.
 
-    from core.sandbox import run_python
+    from mathbench.core.sandbox.pool import run_python
     r = run_python("import sympy; print(sympy.factorint(360))", timeout=5)
     r.status, r.stdout            # ("ok", "{2: 3, 3: 2, 5: 1}\\n")
 """
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 STATUSES = ("ok", "error", "timeout", "killed")
-_WORKER = Path(__file__).with_name("_sandbox_worker.py")
+_WORKER = Path(__file__).with_name("worker.py")
 # Extra seconds the caller waits past a block's timeout before giving up on its supervisor.
 _SAFETY_S = 15.0
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from core.jobs import IncrementalReader, Job, Progress, format_duration, reserve_job, start_job
-from core.paths import CONFIGS_DIR
-from core.workspace import Workspace
+from mathbench.core.jobs.registry import IncrementalReader, Job, Progress, format_duration, reserve_job, start_job
+from mathbench.core.resources import TEMPLATES_DIR
+from mathbench.core.workspace import Workspace
 
-TEMPLATES_DIR = CONFIGS_DIR / "llamafactory"
+
 TRAINER_LOG = "trainer_log.jsonl"
 RUNNING_LOG = "running_log.txt"
 CONFIG_NAME = "train.yaml"
@@ -596,7 +596,7 @@ def read_trainer_log(path: str | Path) -> TrainProgress:
 
 def last_progress(output_dir: str | Path) -> Progress | None:
     """Progress from the last complete line of trainer_log.jsonl, read from the file's end (cheap for lists)."""
-    from core.jobs import tail_file
+    from mathbench.core.jobs.registry import tail_file
 
     path = Path(output_dir) / TRAINER_LOG
     for line in reversed(tail_file(path, 3)):

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.benchmarks import Problem, benchmark_label, load_benchmark, resolve_spec
-from core.client import ChatClient, ChatError, RetryInfo, Sampling, preflight
-from core.pot import PotTrace, load_prompt, solve
-from core.report import wilson_interval
+from mathbench.core.evaluation.benchmarks import Problem, benchmark_label, load_benchmark, resolve_spec
+from mathbench.core.evaluation.client import ChatClient, ChatError, RetryInfo, Sampling, preflight
+from mathbench.core.evaluation.pot import PotTrace, load_prompt, solve
+from mathbench.core.evaluation.report import wilson_interval
 
 # Fields of the manifest that must match when a run is resumed (else its results would mix two setups).
 RESUME_KEYS = ("benchmark_spec", "model", "sampling", "prompt_name", "max_rounds", "limit", "levels",
@@ -203,7 +203,7 @@ class _Tally:
 
 def _version() -> str:
     try:
-        from core import __version__
+        from mathbench.core import __version__
 
         return str(__version__)
     except ImportError:
@@ -274,7 +274,7 @@ def config_from_manifest(manifest: dict, **overrides: Any) -> EvalConfig:
 
 
 def _load_template(config: EvalConfig, manifest: dict | None) -> Any:
-    from core.pot import PromptTemplate
+    from mathbench.core.evaluation.pot import PromptTemplate
 
     if manifest and isinstance(manifest.get("prompt"), dict):
         # A resumed run keeps the exact prompt it started with, even if the shipped file changed.
@@ -309,7 +309,7 @@ def make_record(problem: Problem, trace: PotTrace, grade: Any, gold_answer: str 
 
 
 def _default_run_code() -> Callable[[str, float], Awaitable[Any]]:
-    from core.sandbox import run_python_async
+    from mathbench.core.sandbox.pool import run_python_async
 
     return run_python_async
 
@@ -319,9 +319,9 @@ def _default_run_code() -> Callable[[str, float], Awaitable[Any]]:
 
 async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = None) -> RunSummary:
     """Run (or resume) an eval into config.run_dir; returns the summary. Cancelling it stops cleanly."""
-    from core.answers import extract_gold
-    from core.grading import grade
-    from core.runs import RunDir
+    from mathbench.core.grading.extraction import extract_gold
+    from mathbench.core.grading.grader import grade
+    from mathbench.core.evaluation.rundir import RunDir
 
     emit = on_event or (lambda event: None)
     if config.problems is not None:

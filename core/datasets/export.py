@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.dataset import DatasetError, atomic_write_text, detect_format, item_turns
+from mathbench.core.datasets.items import DatasetError, atomic_write_text, detect_format, item_turns
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _CODE_FENCE = re.compile(r"```[ \t]*(?:python3?|py)\b", re.IGNORECASE)
@@ -135,7 +135,7 @@ def export_sft(
     holdout: a fraction (0 < x < 1) or a count of items put in the held-out file, chosen with *seed*.
     An existing entry of the same name for another file is refused (ValueError) unless *replace*.
     """
-    from core.validate import schema_errors
+    from mathbench.core.datasets.validate import schema_errors
 
     if not _NAME_RE.match(name):
         raise ValueError(f"dataset name {name!r}: use letters, digits, '_', '-', '.'")

@@ -30,7 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core.dataset import Dataset, Turn, detect_format, item_turns
+from mathbench.core.datasets.items import Dataset, Turn, detect_format, item_turns
 
 # Bump CHECK_VERSION when the judging rules change (cached item checks go stale), EXEC_VERSION when
 # the way code runs changes (cached executions go stale).
@@ -358,8 +358,8 @@ _UNSHOWN = "a non-numeric answer the output does not show verbatim"
 def _answer_fast(final_text: str, stdout: str) -> tuple[str | None, str, str, str, tuple[str, str] | None]:
     """check_answer without the symbolic step: (answer, rule, status, reason, (answer, candidate) still to
     compare symbolically or None)."""
-    from core.answers import extract_answer
-    from core.normalize import parse_number
+    from mathbench.core.grading.extraction import extract_answer
+    from mathbench.core.grading.normalize import parse_number
 
     ext = extract_answer(final_text)
     if not ext.answer:
@@ -406,7 +406,7 @@ def check_answer(final_text: str, stdout: str) -> tuple[str | None, str, str, st
     compared with the output's final value by core.grading (symbolically); anything the two cannot be
     compared on (choice letters, intervals, words) stays unknown rather than a false alarm.
     """
-    from core.grading import grade_answer
+    from mathbench.core.grading.grader import grade_answer
 
     answer, rule, status, reason, pair = _answer_fast(final_text, stdout)
     if pair is not None:
@@ -507,7 +507,7 @@ class _Plan:
 
 
 def _plan(index: int, item: dict, fmt: str | None, timeout: float) -> _Plan:
-    from core.pot import extract_code
+    from mathbench.core.evaluation.pot import extract_code
 
     turns = item_turns(item, detect_format(item) or fmt)
     blocks = []
@@ -559,7 +559,7 @@ def _judge(plan: _Plan, item: dict, line: int | None, execs: dict[str, dict],
             finals[-1].content, last_ok_stdout)
         return check, pair
     elif finals:
-        from core.answers import extract_answer
+        from mathbench.core.grading.extraction import extract_answer
 
         ext = extract_answer(finals[-1].content)
         check.answer, check.answer_rule = ext.answer, ext.rule
@@ -591,7 +591,7 @@ def validate_items(
     on_item is called (in the calling thread) as each item is decided, on_progress with (done, total);
     setting *stop* ends early with a partial report (cancelled=True).
     """
-    from core.sandbox import default_pool
+    from mathbench.core.sandbox.pool import default_pool
 
     t0 = time.monotonic()
     own_cache = not isinstance(cache, ValidationCache)
@@ -667,7 +667,7 @@ def validate_items(
             finish(check)
 
         def decide(plan: _Plan) -> None:
-            from core.grading import grade_answer
+            from mathbench.core.grading.grader import grade_answer
 
             line = lines[plan.index] if lines and plan.index < len(lines) else None
             check, pair = _judge(plan, items[plan.index], line, execs, timeout)

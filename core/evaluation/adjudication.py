@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from core.runs import HUMAN_VERDICTS, AdjudicationState, RunDir, as_run
+from mathbench.core.evaluation.rundir import HUMAN_VERDICTS, AdjudicationState, RunDir, as_run
 
 
 def needs_review(record: dict, *, include_wrong: bool = False) -> bool:
@@ -183,7 +183,7 @@ class AdjudicationSession:
 
     def summary(self) -> dict:
         """The run's report summary with this session's verdicts applied."""
-        from core.report import summarize_records
+        from mathbench.core.evaluation.report import summarize_records
 
         return summarize_records(self.records, self.adjudications)
 

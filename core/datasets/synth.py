@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.benchmarks import Problem, load_benchmark, normalize_question
-from core.client import ChatClient, Sampling
-from core.pot import PotTrace, PromptTemplate, load_prompt, solve
+from mathbench.core.evaluation.benchmarks import Problem, load_benchmark, normalize_question
+from mathbench.core.evaluation.client import ChatClient, Sampling
+from mathbench.core.evaluation.pot import PotTrace, PromptTemplate, load_prompt, solve
+from mathbench.core.resources import PROMPTS_DIR
 
-FEWSHOT_DEFAULT = Path(__file__).resolve().parent.parent / "configs" / "prompts" / "fewshot_zh.json"
+FEWSHOT_DEFAULT = PROMPTS_DIR / "fewshot_zh.json"
 
 GENERATE_PROMPTS = {
     "zh": "请编写一道新的数学应用题。主题：{topic}；难度：{difficulty}。题目要有唯一的数值答案，不要给出解题过程。"
@@ -109,7 +110,7 @@ def dataset_keys(paths: Sequence[Path | str]) -> set[str]:
 
 def load_fewshot(path: Path | str = FEWSHOT_DEFAULT, *, template: PromptTemplate | None = None) -> list[list[dict]]:
     """Few-shot examples as chat turns: items shaped human, gpt (with code), human (output), gpt (\\boxed)."""
-    from core.pot import extract_code
+    from mathbench.core.evaluation.pot import extract_code
 
     out = []
     for item in _read_items(Path(path)):
@@ -262,8 +263,8 @@ def to_sharegpt(trace: PotTrace, *, observation_from: str = "human", skip: int =
 
 def check_trace(trace: PotTrace, gold: str, *, timeout: float = 5.0) -> tuple[bool, str, Any]:
     """(keep, reason, grade): code ran, final answer right, and the answer agrees with the printed output."""
-    from core.answers import extract_answer
-    from core.grading import grade, grade_answer
+    from mathbench.core.grading.extraction import extract_answer
+    from mathbench.core.grading.grader import grade, grade_answer
 
     if trace.error:
         return False, f"error: {trace.error}", None
@@ -357,7 +358,7 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
     fewshot = load_fewshot(config.fewshot or FEWSHOT_DEFAULT, template=template) if config.shots > 0 else []
     run_code = config.run_code
     if run_code is None:
-        from core.sandbox import run_python_async as run_code  # noqa: N813 - same callable shape
+        from mathbench.core.sandbox.pool import run_python_async as run_code  # noqa: N813 - same callable shape
     client = ChatClient(config.base_urls, config.model, api_key=config.api_key, sampling=config.sampling,
                         concurrency=config.concurrency, timeout=config.timeout, max_retries=config.max_retries,
                         backoff_base=config.backoff_base)

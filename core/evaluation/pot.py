@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from core.paths import CONFIGS_DIR
+from mathbench.core.resources import PROMPTS_DIR
 
-PROMPTS_DIR = CONFIGS_DIR / "prompts"
+
 
 # An opening fence tagged python/py/python3 (any case); the block ends at the next fence or the text's end.
 _CODE_OPEN_RE = re.compile(r"```[ \t]*(?:python3?|py)\b[^\n]*\n?", re.I)

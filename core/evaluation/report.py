@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from core.runs import GRADER_VERDICTS, HUMAN_VERDICTS, RunDir, as_run, atomic_write_text
+from mathbench.core.evaluation.rundir import GRADER_VERDICTS, HUMAN_VERDICTS, RunDir, as_run
+from mathbench.core.storage import atomic_write_text
 
 NO_GROUP = None  # items without a level/subject are left out of by_level / by_subject
 COUNT_KEYS = ("total", "correct", "wrong", "uncertain", "errors")

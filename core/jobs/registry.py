@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from core.workspace import Workspace
+from mathbench.core.workspace import Workspace
 
 KINDS = ("train", "serve", "eval", "synth")
 ACTIVE_STATES = ("starting", "running")
@@ -28,7 +28,7 @@ JOB_FILE = "job.json"
 LOG_FILE = "output.log"
 STOP_FILE = "stop.json"
 PROGRESS_FILE = "progress.json"
-RUNNER = Path(__file__).with_name("jobs_runner.py")
+RUNNER = Path(__file__).with_name("runner.py")
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 
 
@@ -573,7 +573,7 @@ def report_progress(done: float | None, total: float | None = None, text: str = 
 def job_progress(job: Job) -> Progress | None:
     """Progress for the jobs list: training from trainer_log.jsonl, others from progress.json or meta."""
     if job.kind == "train" and job.output_dir:
-        from core.training import last_progress
+        from mathbench.core.jobs.training import last_progress
 
         return last_progress(job.output_dir)
     path = job.dir / PROGRESS_FILE

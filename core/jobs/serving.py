@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from core.jobs import Job, get_job, list_jobs, new_secret, reserve_job, start_job
-from core.workspace import Workspace
+from mathbench.core.jobs.registry import Job, get_job, list_jobs, new_secret, reserve_job, start_job
+from mathbench.core.workspace import Workspace
 
 API_KEY_FILE = "api_key"
 DEFAULT_PORT = 8000
@@ -165,7 +165,7 @@ def prepare_serve(
             env["VLLM_API_KEY"] = key
         models = [served_model_name or model, *loras]
     else:
-        from core.training import render_config
+        from mathbench.core.jobs.training import render_config
 
         if len(loras) > 1:
             raise ServeError("llamafactory-cli api serves one adapter: give at most one --lora")

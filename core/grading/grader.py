@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
-from core import normalize as nz
-from core.answers import extract_answer, extract_gold, find_choice
+from mathbench.core.grading import normalize as nz
+from mathbench.core.grading.extraction import extract_answer, extract_gold, find_choice
 
 CORRECT, WRONG, UNCERTAIN = "correct", "wrong", "uncertain"
 MAX_TEXT = 20_000  # longer replies are cut to their tail: answers sit at the end, regexes stay fast
@@ -601,7 +601,7 @@ class _Worker:
         from_child_r, from_child_w = os.pipe()
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-        code = f"from core.grading import _worker_main; _worker_main({to_child_r}, {from_child_w})"
+        code = f"from mathbench.core.grading.grader import _worker_main; _worker_main({to_child_r}, {from_child_w})"
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code],
             pass_fds=(to_child_r, from_child_w),

@@ -1,0 +1,1 @@
+"""Prompt templates and LLaMA-Factory YAML templates, shipped as package data."""

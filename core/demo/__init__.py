@@ -1,0 +1,1 @@
+"""A loopback OpenAI-compatible server that plays a PoT model, for demos and tests."""

@@ -1,0 +1,1 @@
+"""Benchmarks, the PoT protocol, the OpenAI-compatible client, the runner, run folders and reports."""

@@ -1,0 +1,1 @@
+"""Final-answer extraction, normalisation and three-way verdicts, on math-verify and sympy."""

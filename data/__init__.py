@@ -1,0 +1,1 @@
+"""The sample workspace, written for this project, shipped as package data."""
