@@ -56,6 +56,22 @@ class Workspace:
     def state_dir(self) -> Path:
         return self.root / ".mathbench"
 
+    def remembered(self, name: str) -> dict:
+        """The values last kept under *name* (a form's fields); {} when none were kept or the file is unreadable."""
+        from mathbench.core.storage import read_json
+
+        try:
+            values = read_json(self.state_dir / f"{name}.json")
+        except (OSError, ValueError):
+            return {}
+        return values if isinstance(values, dict) else {}
+
+    def remember(self, name: str, values: dict) -> None:
+        """Keep *values* under *name* in the workspace's .mathbench folder (written atomically)."""
+        from mathbench.core.storage import atomic_write_json
+
+        atomic_write_json(self.state_dir / f"{name}.json", values)
+
     def run_dirs(self) -> list[Path]:
         """Run directories (those holding a manifest.json), newest first."""
         if not self.runs_dir.is_dir():

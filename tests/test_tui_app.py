@@ -158,8 +158,7 @@ async def test_bad_keymap_is_reported_with_its_place(workspace):
     (workspace.state_dir / "keymap.json").write_text('{"adjudicate.correct": }', encoding="utf-8")
     app = MathbenchApp(workspace)
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
-        assert any("keymap.json:1:" in str(n.message) for n in app._notifications)
+        await wait_until(pilot, lambda: any("keymap.json:1:" in str(n.message) for n in app._notifications))
 
 
 async def test_empty_workspace_every_screen_says_what_to_do(tmp_path):

@@ -10,6 +10,7 @@ from mathbench.core.datasets.synth import sidecar_paths
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import poll_until_done, shown_text
 from mathbench.tui.app import MathbenchApp
+from tests.support.tui_runs import wait_for_workers
 
 PAIRS = [
     {"question": "A farmer has 12 cows and buys 7 more. How many cows does he have?", "answer": "#### 19"},
@@ -37,7 +38,7 @@ async def test_synth_screen_starts_a_job_and_shows_counts_and_items(tmp_path):
             form.query_one("#synth-model").value = "demo-pot"
             form.query_one("#synth-out").value = "synth/test.jsonl"
             await pilot.press("ctrl+s")
-            await app.workers.wait_for_complete()
+            await wait_for_workers(app)
             await pilot.pause()
             assert screen.job_id is not None
             job = jobs.wait_job(ws, screen.job_id, timeout=120)

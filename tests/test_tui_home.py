@@ -6,7 +6,7 @@ from mathbench.core.evaluation.report import summarize
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import screen_text, wait_until
 from mathbench.tui.app import MathbenchApp
-from mathbench.tui.widgets.item_table import ItemTable
+from mathbench.tui.widgets.item_list import ItemList
 
 
 async def test_runs_listed_and_opened(tmp_path):
@@ -14,7 +14,7 @@ async def test_runs_listed_and_opened(tmp_path):
     async with app.run_test(size=(160, 48)) as pilot:
         home = app.screen
         await wait_until(pilot, lambda: len(home.runs) == 2)
-        table = home.query_one(ItemTable)
+        table = home.query_one(ItemList)
         assert [row[0] for row in table.rows] == ["demo-pot-v2", "demo-pot-v1"]
         pending = summarize(app.workspace.runs_dir / "demo-pot-v2")["human"]["pending"]
         assert table.rows[0][5] == str(pending or "")  # uncertain items waiting for a human

@@ -12,13 +12,14 @@ from mathbench.core.workspace import open_workspace
 pytest.importorskip("textual")
 
 from tests.support.tui_more_text import poll_until_done, shown_text
-from mathbench.tui.app import MathbenchApp  # noqa: E402
+from mathbench.tui.app import MathbenchApp
+from tests.support.tui_runs import wait_for_workers, wait_until  # noqa: E402
 
 SLEEPER = "import time, sys; print('job says hello', flush=True); time.sleep(120)"
 
 
 async def _settle(app, pilot) -> None:
-    await app.workers.wait_for_complete()
+    await wait_for_workers(app)
     await pilot.pause()
 
 
@@ -39,7 +40,7 @@ async def test_jobs_screen_lists_and_stops_a_job(tmp_path):
             assert type(app.screen).__name__ == "ConfirmScreen"
             await pilot.press("y")
             await pilot.pause()
-            await app.workers.wait_for_complete()
+            await wait_for_workers(app)
             await pilot.pause()
             assert jobs.get_job(ws, job.id).state == "stopped"
             await poll_until_done(screen.read_jobs)
@@ -59,7 +60,7 @@ async def test_jobs_screen_shows_the_selected_jobs_log(tmp_path):
         await poll_until_done(screen.read_jobs)
         await pilot.pause()
         log = screen.query_one("#jobs-log")
-        assert "line two" in log.lines
+        await wait_until(pilot, lambda: "line two" in log.lines)
         log.query_one("Input").value = "one"
         await pilot.pause()
         assert log.shown == ["line one"]

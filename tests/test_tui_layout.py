@@ -7,8 +7,8 @@ import pytest
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import screen_lines, wait_until
 from mathbench.tui.app import MathbenchApp
-from mathbench.tui.widgets.chart import PlotextChart
-from mathbench.tui.widgets.item_table import ItemTable
+from mathbench.tui.widgets.chart import Chart
+from mathbench.tui.widgets.item_list import ItemList
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -30,13 +30,13 @@ async def test_screens_fit_the_terminal(tmp_path, size):
         assert len(lines) == height and "Home" in lines[0]
         assert "Help" in lines[-1] or "Commands" in lines[-1]  # the footer is on the last row
         assert home.query_one("#home-side").display is (width >= 120)
-        assert _inside(home.query_one(ItemTable), size)
+        assert _inside(home.query_one(ItemList), size)
 
         await pilot.press("3")
         results = app.screen
         await wait_until(pilot, lambda: results.snapshot is not None)
         await pilot.pause()
-        table = results.query_one(ItemTable)
+        table = results.query_one(ItemList)
         assert _inside(table, size) and table.region.height >= height - 6
         header = screen_lines(app)[table.region.y]
         assert "question" in header and ("subject" in header) is (width >= 110)
@@ -54,7 +54,7 @@ async def test_screens_fit_the_terminal(tmp_path, size):
         report = app.screen
         await wait_until(pilot, lambda: report.summary is not None)
         await pilot.pause(0.3)
-        charts = list(report.query("#report-single PlotextChart").results(PlotextChart))
+        charts = list(report.query("#report-single Chart").results(Chart))
         assert len(charts) == 4
         for chart in charts:
             assert _inside(chart, size)

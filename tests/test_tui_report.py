@@ -6,8 +6,8 @@ from mathbench.core.evaluation.report import compare
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import screen_text, wait_until
 from mathbench.tui.app import MathbenchApp
-from mathbench.tui.widgets.chart import PlotextChart
-from mathbench.tui.widgets.item_table import ItemTable
+from mathbench.tui.widgets.chart import Chart
+from mathbench.tui.widgets.item_list import ItemList
 
 
 async def test_charts_comparison_flips_and_export(tmp_path):
@@ -16,14 +16,17 @@ async def test_charts_comparison_flips_and_export(tmp_path):
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.summary is not None)
-        chart = screen.query_one("#chart-0", PlotextChart)
+        chart = screen.query_one("#chart-0", Chart)
         await wait_until(pilot, lambda: "Accuracy by level" in chart._text.plain)
         assert "L5" in chart._text.plain
-        assert chart._text.cell_len >= chart.content_size.width  # drawn to the pane's size
+        # Every level has its row and its value, drawn to the pane's width.
+        level_rows = [line for line in chart._text.plain.splitlines() if line.startswith("L")]
+        assert len(level_rows) == 5 and all(line.rstrip().endswith("%") for line in level_rows)
+        assert max(len(line) for line in level_rows) == chart.content_size.width
         expected = compare(app.current_run, app.compare_run)
         await pilot.press("v")
         await pilot.pause()
-        flips = screen.query_one("#report-flips", ItemTable)
+        flips = screen.query_one("#report-flips", ItemList)
         n_flips = len(expected["flips"]["right_to_wrong"]) + len(expected["flips"]["wrong_to_right"])
         assert flips.row_count == n_flips > 0
         assert "Flipped problems" in screen_text(app)
@@ -44,20 +47,20 @@ async def test_charts_comparison_flips_and_export(tmp_path):
 async def test_chart_redraws_only_when_its_snapshot_or_size_changes(tmp_path):
     from textual.app import App
 
-    from mathbench.tui.widgets.chart import BarChartData
+    from mathbench.tui.widgets.chart import bar_chart
 
     class One(App):
         def compose(self):
-            yield PlotextChart(BarChartData("t", ("a", "b"), ((10.0, 20.0),)), interval=0.05)
+            yield Chart(bar_chart("t", ("a", "b"), (10.0, 20.0)), interval=0.05)
 
     app = One()
     async with app.run_test(size=(60, 20)) as pilot:
-        chart = app.query_one(PlotextChart)
+        chart = app.query_one(Chart)
         await wait_until(pilot, lambda: chart._drawn_key is not None)
         drawn = chart._text
         await pilot.pause(0.2)
         assert chart._text is drawn  # same snapshot, same size: not rebuilt on the timer
-        chart.show(BarChartData("t", ("a", "b"), ((10.0, 30.0),)))
+        chart.show(bar_chart("t", ("a", "b"), (10.0, 30.0)))
         await wait_until(pilot, lambda: chart._text is not drawn)
         redrawn = chart._text
         await pilot.resize_terminal(80, 24)

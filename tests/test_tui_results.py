@@ -7,7 +7,7 @@ import pytest
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import VERDICT_CYCLE, make_run, screen_text, wait_until
 from mathbench.tui.app import MathbenchApp
-from mathbench.tui.widgets.item_table import ItemTable
+from mathbench.tui.widgets.item_list import ItemList
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ async def test_five_thousand_rows_filter_and_sort(big_run):
     app = MathbenchApp(open_workspace(big_run.parent.parent), run_dir=big_run)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await _results(app, pilot)
-        table = screen.query_one(ItemTable)
+        table = screen.query_one(ItemList)
         assert table.row_count == 5000
         assert "5,000 of 5,000 shown" in screen_text(app)
         await pilot.press("v")  # verdict=correct
@@ -59,7 +59,7 @@ async def test_search_then_open_item(tmp_path):
         await pilot.press(*"problem 321:")
         await pilot.press("enter")
         await pilot.pause()
-        table = screen.query_one(ItemTable)
+        table = screen.query_one(ItemList)
         assert table.row_count == 1 and table.rows[0][1] == "p-00321"
         assert table.has_focus
         await pilot.press("enter")
@@ -77,7 +77,7 @@ async def test_table_draws_only_visible_rows(big_run):
     app = MathbenchApp(open_workspace(big_run.parent.parent), run_dir=big_run)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await _results(app, pilot)
-        table = screen.query_one(ItemTable)
+        table = screen.query_one(ItemList)
         drawn: list[int] = []
         original = table.render_line
 
@@ -89,7 +89,7 @@ async def test_table_draws_only_visible_rows(big_run):
         table.refresh()
         await pilot.press("end")
         await pilot.pause()
-        assert table.cursor_row == 4999
+        assert table.cursor == 4999
         assert 0 < len(set(drawn)) <= table.size.height
         assert "p-04999" in screen_text(app)
 
@@ -116,5 +116,5 @@ async def test_bad_lines_are_skipped_and_named(tmp_path):
     app = MathbenchApp(ws, run_dir=run_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _results(app, pilot)
-        assert screen.query_one(ItemTable).row_count == 20
+        assert screen.query_one(ItemList).row_count == 20
         assert any("results.jsonl:6" in str(n.message) for n in app._notifications)

@@ -9,6 +9,7 @@ import pytest
 from mathbench.core.demo.server import DemoServer
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import poll_until_done, shown_text
+from tests.support.tui_runs import wait_until
 from mathbench.tui.app import MathbenchApp
 
 
@@ -26,6 +27,7 @@ async def test_serve_screen_shows_milestones_and_stats_from_the_sample_log(tmp_p
     app = MathbenchApp(ws, start="serve")
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
+        await wait_until(pilot, lambda: screen.log_path is not None)  # the newest log, found by a worker
         await poll_until_done(screen.poll_server)
         await pilot.pause()
         view = screen.view
@@ -36,6 +38,7 @@ async def test_serve_screen_shows_milestones_and_stats_from_the_sample_log(tmp_p
         stats = shown_text(screen.query_one("#serve-stats"))
         assert "2,363,792" in stats and "577.1x" in stats
         log = screen.query_one("#serve-log")
+        await wait_until(pilot, lambda: log.lines)
         log.query_one("Input").value = "KV cache"
         await pilot.pause()
         assert log.shown and all("kv cache" in line.lower() for line in log.shown)
@@ -48,7 +51,7 @@ async def test_serve_screen_attaches_to_a_server_by_url(tmp_path, server_key):
         app = MathbenchApp(ws, start="serve")
         async with app.run_test(size=(160, 48)) as pilot:
             screen = app.screen
-            screen.watch(url=server.base_url)
+            screen.follow_server(url=server.base_url)
             await _probed(screen, pilot)
             assert screen.view.health == "ready"
             if server_key is None:

@@ -8,6 +8,7 @@ from mathbench.core.jobs import registry as jobs
 from tests.standins import standins, ws  # noqa: F401  (fixtures)
 from tests.support.tui_more_text import poll_until_done, shown_text
 from mathbench.tui.app import MathbenchApp
+from tests.support.tui_runs import wait_for_workers
 
 
 async def _until(pilot, predicate, poll, timeout: float = 60.0):
@@ -29,7 +30,7 @@ async def test_train_screen_launches_a_job_and_follows_it_to_the_end(ws, standin
         form.query_one("#ph-model_path").value = "Qwen/Qwen2.5-0.5B-Instruct"
         form.query_one("#ph-epochs").value = "2"
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete()
+        await wait_for_workers(app)
         await pilot.pause()
         assert screen.job_id is not None
         job = jobs.get_job(ws, screen.job_id)
@@ -65,7 +66,7 @@ async def test_serve_screen_launches_vllm_and_sees_it_ready(ws, standins):  # no
         form.query_one("#serve-served_model_name").value = "qwen-pot"
         form.query_one("#serve-port").value = str(jobs.free_port())
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete()
+        await wait_for_workers(app)
         await pilot.pause()
         assert screen.job_id is not None
         try:
@@ -76,7 +77,7 @@ async def test_serve_screen_launches_vllm_and_sees_it_ready(ws, standins):  # no
             await pilot.press("s")
             await pilot.pause()
             await pilot.press("y")
-            await app.workers.wait_for_complete()
+            await wait_for_workers(app)
             assert jobs.get_job(ws, screen.job_id).state in ("stopped", "succeeded")
         finally:
             jobs.kill_job(ws, screen.job_id)

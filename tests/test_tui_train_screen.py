@@ -6,6 +6,7 @@ import json
 
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import poll_until_done, shown_text
+from tests.support.tui_runs import wait_for_workers, wait_until
 from mathbench.tui.app import MathbenchApp
 
 
@@ -32,7 +33,7 @@ async def test_train_screen_follows_a_growing_trainer_log(tmp_path):
     app = MathbenchApp(ws, start="train")
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
-        screen.watch(run)
+        screen.follow_output(run)
         await _poll(app, pilot)
         assert screen.view.step == 10 and screen.view.total == 50
         with log.open("a") as fh:
@@ -58,11 +59,12 @@ async def test_train_screen_opens_the_sample_run(tmp_path):
     ws = open_workspace(tmp_path / "ws")
     app = MathbenchApp(ws, start="train")
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.output_dir is not None)  # the newest run, found by a worker
         await _poll(app, pilot)
         view = app.screen.view
         assert view is not None and view.step == view.total
         assert view.finished and len(view.checkpoints) == 2
-        assert app.screen.query_one("#train-log").lines  # the run's log is tailed
+        await wait_until(pilot, lambda: app.screen.query_one("#train-log").lines)  # the run's log is tailed
 
 
 async def test_launch_form_reports_a_missing_model(tmp_path):
@@ -73,7 +75,7 @@ async def test_launch_form_reports_a_missing_model(tmp_path):
         await pilot.pause()
         assert type(app.screen).__name__ == "TrainLaunchScreen"
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete()
+        await wait_for_workers(app)
         await pilot.pause()
         form = app.screen
         assert type(form).__name__ == "TrainLaunchScreen"  # kept open, saying what is missing

@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -48,9 +49,15 @@ class MathbenchApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
+        # The footer shows the palette's own "^p Commands" at its right end; this adds ':' without a second entry.
         Binding("colon,ctrl+p", "command_palette", "Commands", id="app.palette",
-                tooltip="Search screens and actions", show=True),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
+                tooltip="Search screens and actions", show=False),
+        Binding("q", "quit_workbench", "Quit", id="app.quit", show=False,
+                tooltip="Quit (asks first only when something unsaved would be lost)"),
+        Binding("ctrl+q", "quit_workbench", "Quit", id="app.quit-now", priority=True, show=False,
+                tooltip="Quit from anywhere, even a text box"),
+        Binding("escape", "leave_input", "Leave input", id="app.leave-input", show=False,
+                tooltip="Leave the text box: the screen's keys work again"),
         *_screen_bindings(),
     ]
 
@@ -101,6 +108,7 @@ class MathbenchApp(App):
     def on_mount(self) -> None:
         self.load_keymap()
 
+    @work(thread=True, exclusive=True, group="keymap", exit_on_error=False)
     def load_keymap(self) -> None:
         """Apply `.mathbench/keymap.json` ({binding id: "key,other key"}) from the workspace, if present."""
         import json
@@ -111,15 +119,17 @@ class MathbenchApp(App):
         try:
             keymap = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            self.notify(f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}; keymap ignored", severity="error", timeout=10)
+            self.call_from_thread(self.notify, f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}; keymap ignored",
+                                  severity="error", timeout=10)
             return
         except OSError as exc:
-            self.notify(f"{path}: {exc}; keymap ignored", severity="error", timeout=10)
+            self.call_from_thread(self.notify, f"{path}: {exc}; keymap ignored", severity="error", timeout=10)
             return
         if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
-            self.notify(f"{path}:1: expected an object of binding id to keys; keymap ignored", severity="error")
+            self.call_from_thread(self.notify, f"{path}:1: expected an object of binding id to keys; keymap ignored",
+                                  severity="error")
             return
-        self.set_keymap(keymap)
+        self.call_from_thread(self.set_keymap, keymap)
 
     def newest_runs(self) -> list[Path]:
         """The workspace's run directories, newest first by the time their manifest records."""
@@ -147,6 +157,44 @@ class MathbenchApp(App):
                 self.pop_screen()
             return
         self.switch_mode(name)
+
+    def action_leave_input(self) -> None:
+        """Take focus out of a text box, list or form field so that single keys reach the screen again."""
+        if self.focused is not None:
+            self.screen.set_focus(None)
+
+    def unsaved_work(self) -> list[str]:
+        """What quitting now would lose, one line per screen that holds unsaved work."""
+        lost = []
+        for screen in self._installed_and_mode_screens():
+            describe = getattr(screen, "unsaved_work", None)
+            what = describe() if callable(describe) else None
+            if what:
+                lost.append(what)
+        return lost
+
+    def _installed_and_mode_screens(self) -> list[Screen]:
+        screens: list[Screen] = []
+        for stack in self._screen_stacks.values():
+            screens.extend(s for s in stack if s not in screens)
+        return screens
+
+    def action_quit_workbench(self) -> None:
+        """Quit; detached jobs keep running. Asks first only when unsaved work would be lost."""
+        lost = self.unsaved_work()
+        if not lost:
+            self.exit()
+            return
+        from mathbench.tui.widgets.confirm import ConfirmScreen
+
+        if isinstance(self.screen, ConfirmScreen):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen("Quit and lose " + "; ".join(lost) + "?", yes="Quit"), answered)
 
     def action_help(self) -> None:
         """Open the help screen built from the bindings active on the current screen."""

@@ -72,3 +72,14 @@ async def wait_until(pilot, condition, *, limit: float = 90.0, step: float = 0.0
         if time.monotonic() > deadline:
             raise AssertionError(f"condition never held within {limit}s: {condition}")
         await pilot.pause(step)
+
+
+FOLLOWER_GROUPS = ("log-read", "eval-follow")
+"""Worker groups that follow a file until their screen goes away: never waited for."""
+
+
+async def wait_for_workers(app) -> None:
+    """Wait for every worker to finish except the endless file followers (log tails, live runs)."""
+    workers = [w for w in app.workers if w.group not in FOLLOWER_GROUPS]
+    if workers:  # an empty list would mean "every worker" to Textual
+        await app.workers.wait_for_complete(workers)

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run directory (default <workspace>/runs/<benchmark>-<model>-<time>); resumed if it exists")
     p.add_argument("--api-key", default=None,
                    help="API key (else $MATHBENCH_API_KEY or $OPENAI_API_KEY); never written to disk")
+    p.add_argument("--api-key-env", default=None, metavar="NAME",
+                   help="read the API key from the environment variable NAME (the name may be saved, the key never is)")
     p.add_argument("--retry-errors", action="store_true", help="re-run the items whose last attempt errored")
     p.add_argument("--prompt", default=None, help="prompt template: zh (default), en, or a YAML file")
     p.add_argument("--max-rounds", type=int, default=None, help="code blocks run per problem (default 1)")
@@ -119,6 +121,12 @@ def build_config(args: argparse.Namespace):
     cfg.stream = bool(args.stream or cfg.stream)
     cfg.retry_errors = args.retry_errors
     cfg.api_key = args.api_key
+    if args.api_key_env and not cfg.api_key:
+        import os
+
+        cfg.api_key = os.environ.get(args.api_key_env)
+        if not cfg.api_key:
+            raise EvalError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
     # A workspace is only opened (created) when it is named or the default run dir must live in it.
     cfg.workspace = _workspace(args) if args.workspace or not args.run_dir else None
     cfg.run_dir = args.run_dir

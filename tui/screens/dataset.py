@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Label, ProgressBar, Select, Static, TextArea
 
 from mathbench.tui.widgets.common import WorkbenchScreen, one_line
-from mathbench.tui.widgets.data_item_list import ItemList
-from mathbench.tui.widgets.train_chart import ChartData, LineChart, Series
+from mathbench.tui.widgets.item_list import ItemList
+from mathbench.tui.widgets.chart import Chart, ChartData, Series
 
 STATUS_MARKS = {"match": ("✓", "green"), "mismatch": ("✗", "red"), "error": ("!", "magenta"),
                 "timeout": ("⧗", "yellow"), "no_code": ("·", "dim"), "schema": ("§", "bold red")}
@@ -196,8 +196,8 @@ class DatasetScreen(WorkbenchScreen):
                         yield TextArea(id="data-editor", soft_wrap=True, show_line_numbers=True)
                     with Vertical(id="data-stats"):
                         yield Static("", id="data-stats-text")
-                        yield LineChart(ChartData("turns per item"), id="data-turns-chart")
-                        yield LineChart(ChartData("characters per item"), id="data-length-chart")
+                        yield Chart(ChartData("turns per item"), id="data-turns-chart")
+                        yield Chart(ChartData("characters per item"), id="data-length-chart")
             with Horizontal(id="data-progress-row"):
                 yield ProgressBar(total=1, show_eta=True, id="data-progress")
                 yield Static("", id="data-progress-text")
@@ -375,13 +375,13 @@ class DatasetScreen(WorkbenchScreen):
     # item view ----------------------------------------------------------------------------
     def on_item_list_highlighted(self, message: ItemList.Highlighted) -> None:
         # Drawing an item (markdown, highlighted code) is the slow part of moving: wait until the cursor rests.
-        self._pending_item = message.index
+        self._pending_item = message.row
         if self._item_timer is not None:
             self._item_timer.stop()
         self._item_timer = self.set_timer(ITEM_VIEW_DELAY, self._show_pending_item)
 
-    def on_item_list_chosen(self, message: ItemList.Chosen) -> None:
-        self._show_item(message.index)
+    def on_item_list_selected(self, message: ItemList.Selected) -> None:
+        self._show_item(message.row)
         self.query_one("#data-view").focus()
 
     def _show_pending_item(self) -> None:
@@ -497,7 +497,7 @@ class DatasetScreen(WorkbenchScreen):
         index = self.query_one(ItemList).current
         if index is None or self.dataset is None:
             return
-        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes and self.dataset is not None:
@@ -657,7 +657,7 @@ class DatasetScreen(WorkbenchScreen):
             lines.append("status: " + ", ".join(f"{k} {v} ({100 * v / max(1, n):.0f}%)" for k, v in counts.most_common()))
         self.query_one("#data-stats-text", Static).update("\n".join(lines))
         keys = sorted(turns_count)
-        self.query_one("#data-turns-chart", LineChart).show(ChartData(
+        self.query_one("#data-turns-chart", Chart).show(ChartData(
             "items by number of turns", (Series("items", tuple(range(len(keys))), tuple(float(turns_count[k]) for k in keys)),),
             kind="bar", bar_labels=tuple(str(k) for k in keys)))
         if lengths:
@@ -666,7 +666,7 @@ class DatasetScreen(WorkbenchScreen):
             width = max(1, -(-top // bins))
             hist = Counter(min(bins - 1, length // width) for length in lengths)
             labels = tuple(f"{b * width // 1000}k" if width >= 1000 else str(b * width) for b in range(bins))
-            self.query_one("#data-length-chart", LineChart).show(ChartData(
+            self.query_one("#data-length-chart", Chart).show(ChartData(
                 "items by characters", (Series("items", tuple(range(bins)), tuple(float(hist[b]) for b in range(bins))),),
                 kind="bar", bar_labels=labels))
 

@@ -2,41 +2,36 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Button
 from textual.worker import get_current_worker
 
-from mathbench.tui.widgets.common import VERDICT_MARKS, VERDICT_STYLES, WorkbenchScreen, duration, one_line, pct
+from mathbench.core.records import RunStatus
+from mathbench.tui.widgets.common import WorkbenchScreen
+from mathbench.tui.widgets.eval_form import REMEMBERED, EvalForm
+from mathbench.tui.widgets.eval_live import EvalLive, RunFollowEnded, RunFollowStarted, RunProgressed, follow_run
 
-RECENT_ITEMS = 14
-RECENT_ERRORS = 6
-RATE_WINDOW_S = 30.0
-
-
-# -- messages (facts) --------------------------------------------------------------------------
+__all__ = ["EvalScreen", "EvalJobStarted", "EvalJobFailed", "EvalJobStopped", "RunFollowStarted", "RunProgressed",
+           "RunFollowEnded"]
 
 
 class EvalJobStarted(Message):
     """A detached eval job was started and writes to *run_dir*."""
 
-    def __init__(self, job_id: str, run_dir: Path, argv: list[str]) -> None:
+    def __init__(self, job_id: str, run_dir: Path, argv: list[str], state: str = "running") -> None:
         super().__init__()
         self.job_id = job_id
         self.run_dir = run_dir
         self.argv = argv
+        self.state = state
+        """The job's state just after the start ("failed" when it ended at once)."""
 
 
 class EvalJobFailed(Message):
@@ -56,179 +51,14 @@ class EvalJobStopped(Message):
         self.state = state
 
 
-class RunFollowStarted(Message):
-    """Following *run_dir* began; what was already on disk is in the first RunProgressed."""
+class FormDefaultsRead(Message):
+    """The workspace's benchmarks, prompt templates and remembered form values were read."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, benchmark: str, prompts: list[str], remembered: dict[str, Any]) -> None:
         super().__init__()
-        self.run_dir = run_dir
-
-
-class RunProgressed(Message):
-    """New results were read from the followed run (cumulative: a newer one replaces an older queued one)."""
-
-    def __init__(self, run_dir: Path, state: dict[str, Any]) -> None:
-        super().__init__()
-        self.run_dir = run_dir
-        self.state = state
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, RunProgressed) and message.run_dir == self.run_dir
-
-
-class RunFollowEnded(RunProgressed):
-    """The followed run has no writer any more: it finished, failed or was stopped."""
-
-    def can_replace(self, message: Message) -> bool:
-        return False
-
-
-# -- following a run (worker side) --------------------------------------------------------------
-
-
-def find_eval_job(workspace: Any, run_dir: Path) -> Any | None:
-    """The newest eval job of the workspace that writes *run_dir*, if any."""
-    from mathbench.core.jobs.registry import list_jobs
-
-    wanted = str(Path(run_dir).resolve())
-    for job in list_jobs(workspace, kind="eval"):
-        recorded = job.meta.get("run_dir") or job.output_dir
-        if recorded and str(Path(recorded).resolve()) == wanted:
-            return job
-    return None
-
-
-class RunFollower:
-    """Reads a run directory incrementally and keeps the running figures (used from a worker thread)."""
-
-    def __init__(self, run_dir: Path, workspace: Any) -> None:
-        from mathbench.core.evaluation.report import LiveSummary
-        from mathbench.core.evaluation.rundir import RunDir
-
-        self.run = RunDir(run_dir)
-        self.workspace = workspace
-        self.tail = self.run.tail()
-        self.live = LiveSummary(self.run.load_adjudications(strict=False))
-        self.recent: deque[dict] = deque(maxlen=RECENT_ITEMS)
-        self.errors: deque[dict] = deque(maxlen=RECENT_ERRORS)
-        self.arrivals: deque[tuple[float, int, int]] = deque()
-        self.tokens = 0
-        self.started = time.monotonic()
-        self.manifest: dict = {}
-        self.job_log: list[str] = []
-        """The last lines a failed job printed (why it failed)."""
-
-    def read(self) -> bool:
-        """Take in what was appended since the last call; True when anything was."""
-        records = self.tail.read_new()
-        if not records:
-            return False
-        now = time.monotonic()
-        for record in records:
-            self.live.add(record)
-            usage = record.get("usage") or {}
-            self.tokens += int(usage.get("completion_tokens") or 0)
-            brief = {
-                "id": record.get("id"), "verdict": record.get("verdict") or ("error" if record.get("error") else "?"),
-                "gold": record.get("gold_answer"), "pred": record.get("pred_answer"),
-                "reason": record.get("reason"), "latency": record.get("latency"), "error": record.get("error"),
-            }
-            self.recent.appendleft(brief)
-            if record.get("error"):
-                self.errors.appendleft(brief)
-        self.arrivals.append((now, len(self.live), self.tokens))
-        while self.arrivals and now - self.arrivals[0][0] > RATE_WINDOW_S and len(self.arrivals) > 2:
-            self.arrivals.popleft()
-        return True
-
-    def job_state(self) -> tuple[str, str | None]:
-        """("running"|"finished"|..., job id) of whatever writes this run."""
-        job = None
-        try:
-            job = find_eval_job(self.workspace, self.run.path)
-        except Exception:  # an unreadable jobs folder must not stop the live view
-            job = None
-        if job is not None and job.active:
-            return "running", job.id
-        if self.run.is_running():
-            return "running", job.id if job else None
-        if job is not None:
-            if job.state == "failed" and not self.job_log:
-                from mathbench.core.jobs.registry import tail_log
-
-                self.job_log = [line for line in tail_log(job, 4) if line.strip()]
-            return job.state, job.id
-        return str(self.manifest.get("status") or "finished"), None
-
-    def state(self, status: str, job_id: str | None) -> dict[str, Any]:
-        """An immutable picture of the run for the screen."""
-        summary = self.live.summary()
-        total = self.manifest.get("total")
-        done = len(self.live)
-        rate = tok_rate = None
-        if len(self.arrivals) >= 2:
-            (t0, n0, k0), (t1, n1, k1) = self.arrivals[0], self.arrivals[-1]
-            if t1 > t0:
-                rate = (n1 - n0) / (t1 - t0)
-                tok_rate = (k1 - k0) / (t1 - t0)
-        eta = (total - done) / rate if rate and isinstance(total, int) and total > done else None
-        return {
-            "name": str(self.manifest.get("name") or self.run.name), "model": self.manifest.get("model"),
-            "benchmark": self.manifest.get("benchmark"), "endpoints": self.manifest.get("base_urls") or [],
-            "total": total if isinstance(total, int) else None, "done": done, "rate": rate, "tok_rate": tok_rate,
-            "eta": eta, "summary": summary, "recent": list(self.recent), "errors": list(self.errors),
-            "status": status, "job_id": job_id, "problems": list(self.tail.problems[-3:]),
-            "job_log": list(self.job_log),
-        }
-
-
-# -- the form's job command ----------------------------------------------------------------------
-
-
-def eval_command(workspace_root: Path, *, benchmark: str | None, endpoints: list[str], model: str | None,
-                 concurrency: int | None, limit: int | None, prompt: str | None, run_dir: Path,
-                 retry_errors: bool = False) -> list[str]:
-    """The `mathbench eval` command line a detached job runs."""
-    argv = [sys.executable, "-m", "mathbench.tui", "--workspace", str(workspace_root), "eval", "--run-dir", str(run_dir), "--json"]
-    if benchmark:
-        argv += ["--benchmark", benchmark]
-    for url in endpoints:
-        argv += ["--base-url", url]
-    if model:
-        argv += ["--model", model]
-    if concurrency:
-        argv += ["--concurrency", str(concurrency)]
-    if limit:
-        argv += ["--limit", str(limit)]
-    if prompt:
-        argv += ["--prompt", prompt]
-    if retry_errors:
-        argv.append("--retry-errors")
-    return argv
-
-
-class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question answered by y or n."""
-
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-dialog"):
-            yield Static(self.question)
-            yield Static("[b]y[/b] yes   [b]n[/b] no", classes="muted")
-
-    def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
-
-
-# -- the screen ----------------------------------------------------------------------------------
+        self.benchmark = benchmark
+        self.prompts = prompts
+        self.remembered = remembered
 
 
 class EvalScreen(WorkbenchScreen):
@@ -240,10 +70,9 @@ class EvalScreen(WorkbenchScreen):
         Binding("n", "new", "New", id="eval.new", tooltip="Show the form for a new eval"),
         Binding("a", "attach", "Attach…", id="eval.attach", tooltip="Follow a running job or any run directory"),
         Binding("x", "cancel", "Cancel run", id="eval.cancel", tooltip="Stop the followed eval job"),
+        Binding("r", "resume", "Resume", id="eval.resume", tooltip="Resume the followed run where it stopped"),
         Binding("e", "retry_errors", "Re-run errors", id="eval.retry", tooltip="Re-run the followed run's errored items"),
         Binding("enter", "results", "Results", id="eval.results", tooltip="Browse the followed run's items"),
-        Binding("escape", "close_form", "Close form", show=False, id="eval.close-form",
-                tooltip="Back to the live view (narrow terminals)"),
     ]
 
     def __init__(self) -> None:
@@ -253,56 +82,29 @@ class EvalScreen(WorkbenchScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="eval-main"):
-            with VerticalScroll(id="eval-form"):
-                yield Static("New eval (detached job)", classes="pane-title")
-                yield Label("benchmark  [dim]gsm8k · math · FILE[/dim]")
-                yield Input(id="eval-benchmark", compact=True)
-                yield Label("endpoint(s)  [dim]space-separated base URLs[/dim]")
-                yield Input(placeholder="http://127.0.0.1:8000/v1", id="eval-endpoints", compact=True)
-                yield Label("model")
-                yield Input(placeholder="served model name", id="eval-model", compact=True)
-                with Horizontal(classes="eval-pair"):
-                    with Vertical():
-                        yield Label("concurrency")
-                        yield Input("16", type="integer", id="eval-concurrency", compact=True)
-                    with Vertical():
-                        yield Label("limit  [dim]blank: all[/dim]")
-                        yield Input(type="integer", id="eval-limit", compact=True)
-                yield Label("prompt template")
-                yield Select([("zh", "zh"), ("en", "en")], value="zh", allow_blank=False, id="eval-prompt", compact=True)
-                yield Label("run name  [dim]folder under runs/[/dim]")
-                yield Input(id="eval-name", compact=True)
-                yield Button("Start  (ctrl+s)", id="eval-start", variant="primary")
-            with VerticalScroll(id="eval-live"):
-                yield Static("Not following a run. Start one (ctrl+s) or attach (a).", id="eval-title")
-                yield ProgressBar(show_eta=False, id="eval-progress")
-                yield Static(id="eval-stats")
-                yield Static(id="eval-accuracy")
-                with Horizontal(id="eval-tables"):
-                    yield Static(id="eval-by-level")
-                    yield Static(id="eval-by-subject")
-                yield Static("Last items", classes="pane-title")
-                yield Static(id="eval-recent")
-                yield Static(id="eval-errors")
+            yield EvalForm(id="eval-form")
+            yield EvalLive(id="eval-live")
 
     def on_mount(self) -> None:
-        self._fill_defaults()
+        self.read_form_defaults()
 
-    def _fill_defaults(self) -> None:
+    @work(thread=True, exclusive=True, group="eval-form", exit_on_error=False)
+    def read_form_defaults(self) -> None:
+        """The first benchmark file, the prompt templates and the last values used in this workspace."""
         ws = self.app.workspace
         benches = sorted(ws.benchmarks_dir.glob("*.json*")) if ws.benchmarks_dir.is_dir() else []
-        self.query_one("#eval-benchmark", Input).value = str(benches[0].relative_to(ws.root)) if benches else "gsm8k"
-        self.query_one("#eval-endpoints", Input).value = "http://127.0.0.1:8000/v1"
-        self.query_one("#eval-name", Input).value = time.strftime("eval-%Y%m%d-%H%M%S")
         try:
             from mathbench.core.evaluation.pot import available_prompts
 
-            prompts = available_prompts() or ["zh", "en"]
+            prompts = list(available_prompts())
         except Exception:  # a broken prompts folder still leaves the two defaults
-            prompts = ["zh", "en"]
-        select = self.query_one("#eval-prompt", Select)
-        select.set_options([(p, p) for p in prompts])
-        select.value = "zh" if "zh" in prompts else prompts[0]
+            prompts = []
+        benchmark = str(benches[0].relative_to(ws.root)) if benches else "gsm8k"
+        self.post_message(FormDefaultsRead(benchmark, prompts, ws.remembered(REMEMBERED)))
+
+    @on(FormDefaultsRead)
+    def fill_form(self, message: FormDefaultsRead) -> None:
+        self.query_one(EvalForm).fill(message.benchmark, message.prompts, message.remembered)
 
     def on_screen_resume(self) -> None:
         request = getattr(self.app, "follow_request", None)
@@ -326,50 +128,37 @@ class EvalScreen(WorkbenchScreen):
         except Exception:  # no jobs folder yet, or an unreadable one: fall back to the current run
             target = None
         target = target or self.app.current_run
-        if target is not None:
+        if target is not None and not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.follow, target)
+
+    @work(thread=True, exclusive=True, group="eval-attach", exit_on_error=False)
+    def attach_job(self, job_id: str) -> None:
+        """Follow the run that eval job *job_id* writes (called by the jobs screen)."""
+        from mathbench.core.jobs.registry import JobError, get_job
+
+        try:
+            job = get_job(self.app.workspace, job_id)
+        except JobError as exc:
+            self.post_message(EvalJobFailed(str(exc)))
+            return
+        run_dir = job.meta.get("run_dir") or job.output_dir
+        if run_dir and not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.follow, Path(run_dir))
 
     # -- following --------------------------------------------------------------------------
 
     def follow(self, run_dir: Path) -> None:
-        """Show *run_dir* live from now on (what is on disk at once, then each new result)."""
+        """Show *run_dir* live from now on (what is on disk at once, then each change, whoever writes it)."""
         self.following = Path(run_dir).resolve()
         self.live = None
-        self.query_one("#eval-title", Static).update(f"reading {self.following.name}…")
+        self.query_one(EvalLive).show_title(f"reading {self.following.name}…")
         self._follow(self.following)
 
     @work(thread=True, exclusive=True, group="eval-follow", exit_on_error=False, name="eval-follow")
     def _follow(self, run_dir: Path) -> None:
-        """Tail the run's results.jsonl; report by messages at most ~4 times a second."""
+        """Watch the run until another run is followed or the screen goes away."""
         worker = get_current_worker()
-        follower = RunFollower(run_dir, self.app.workspace)
-        self.post_message(RunFollowStarted(run_dir))
-        last_status_check = 0.0
-        status, job_id = "running", None
-        first = True
-        idle_since = None
-        while not worker.is_cancelled:
-            try:
-                follower.manifest = follower.run.manifest
-            except (OSError, ValueError):
-                pass
-            changed = follower.read()
-            now = time.monotonic()
-            if now - last_status_check > 1.0 or first:
-                status, job_id = follower.job_state()
-                last_status_check = now
-            if changed or first:
-                self.post_message(RunProgressed(run_dir, follower.state(status, job_id)))
-                first = False
-                idle_since = None
-            if status != "running":
-                # One last read after the writer went away, then stop following.
-                idle_since = idle_since or now
-                if now - idle_since > 0.5:
-                    follower.read()
-                    self.post_message(RunFollowEnded(run_dir, follower.state(status, job_id)))
-                    return
-            time.sleep(0.25)
+        follow_run(run_dir, self.app.workspace, self.post_message, lambda: worker.is_cancelled)
 
     @on(RunProgressed)
     def progressed(self, message: RunProgressed) -> None:
@@ -377,146 +166,86 @@ class EvalScreen(WorkbenchScreen):
             return
         self.live = message.state
         with self.app.batch_update():
-            self.render_live()
+            self.query_one(EvalLive).show(message.state)
 
-    def render_live(self) -> None:
-        state = self.live
-        if state is None:
-            return
-        s = state["summary"]
-        status = state["status"]
-        status_style = {"running": "bold yellow", "succeeded": "green", "finished": "green"}.get(status, "magenta")
-        title = Text.assemble((state["name"], "bold"), "  ", (str(state["model"] or "?"), "cyan"), " on ",
-                              (str(state["benchmark"] or "?"), "cyan"), "  ", (status, status_style))
-        if state["job_id"]:
-            title.append(f"  job {state['job_id']}", style="dim")
-        self.query_one("#eval-title", Static).update(title)
-        total = state["total"] or max(1, state["done"])
-        self.query_one(ProgressBar).update(total=total, progress=state["done"])
-        rate = f"{state['rate']:.2f} items/s" if state["rate"] else "— items/s"
-        tok = f" · {state['tok_rate']:.0f} tok/s" if state["tok_rate"] else ""
-        eta = f" · ETA {duration(state['eta'])}" if state["eta"] is not None and status == "running" else ""
-        self.query_one("#eval-stats", Static).update(
-            f"[b]{state['done']:,}[/b] / {state['total'] or '?'} items · {rate}{tok}{eta} · "
-            f"errors [magenta]{s['errors']}[/magenta]"
-        )
-        lo, hi = s["ci95"] or (None, None)
-        self.query_one("#eval-accuracy", Static).update(
-            f"accuracy [b]{pct(s['accuracy'])}[/b] [dim](95% CI {pct(lo)}–{pct(hi)})[/dim] · "
-            f"[green]correct {s['correct']}[/] · [red]wrong {s['wrong']}[/] · [yellow]uncertain {s['uncertain']}[/]"
-        )
-        for group, widget in (("level", "#eval-by-level"), ("subject", "#eval-by-subject")):
-            buckets = s.get(f"by_{group}") or {}
-            table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
-            table.add_column(group, no_wrap=True, ratio=1, min_width=8)
-            table.add_column("n", justify="right")
-            table.add_column("acc", justify="right")
-            table.add_column("95% CI", justify="right", style="dim")
-            for key, b in buckets.items():
-                label = f"Level {key}" if group == "level" and str(key).isdigit() else str(key)
-                ci = b.get("ci95") or (None, None)
-                table.add_row(one_line(label, 22), str(b["total"]), pct(b["accuracy"]), f"{pct(ci[0], 0)}–{pct(ci[1], 0)}")
-            self.query_one(widget, Static).update(table if buckets else "")
-        recent = Text()
-        for item in state["recent"]:
-            verdict = item["verdict"]
-            recent.append(f"{VERDICT_MARKS.get(verdict, '·')} ", style=VERDICT_STYLES.get(verdict, ""))
-            recent.append(f"{item['id']}", style="bold")
-            if item["error"]:
-                recent.append(f"  error: {one_line(item['error'], 80)}\n", style="magenta")
-                continue
-            latency = f"{item['latency']:.1f}s" if isinstance(item["latency"], (int, float)) else ""
-            recent.append(f"  gold {one_line(item['gold'], 18)}  pred {one_line(item['pred'], 18)}  "
-                          f"{item['reason'] or ''}  {latency}\n", style="")
-        self.query_one("#eval-recent", Static).update(recent or Text("no results yet", style="dim"))
-        errors = Text()
-        if state["errors"]:
-            errors.append("Errors (e re-runs them)\n", style="bold magenta")
-            for item in state["errors"]:
-                errors.append(f"! {item['id']}  {one_line(item['error'], 100)}\n", style="magenta")
-        for problem in state["problems"]:
-            errors.append(f"{problem}\n", style="red")
-        if state.get("job_log"):
-            errors.append(f"The job {state['job_id']} failed:\n", style="bold red")
-            for line in state["job_log"]:
-                errors.append(f"  {line}\n", style="red")
-        self.query_one("#eval-errors", Static).update(errors)
-
-    # -- starting, cancelling, re-running -----------------------------------------------------
-
-    def _form(self) -> dict[str, Any] | None:
-        def text(widget_id: str) -> str:
-            return self.query_one(widget_id, Input).value.strip()
-
-        endpoints = text("#eval-endpoints").replace(",", " ").split()
-        model = text("#eval-model")
-        benchmark = text("#eval-benchmark")
-        missing = [name for name, value in (("benchmark", benchmark), ("endpoint", endpoints), ("model", model)) if not value]
-        if missing:
-            self.notify(f"Fill in: {', '.join(missing)}", severity="error")
-            return None
-        name = text("#eval-name") or time.strftime("eval-%Y%m%d-%H%M%S")
-        run_dir = self.app.workspace.runs_dir / name
-        if (run_dir / "manifest.json").exists():
-            self.notify(f"runs/{name} exists: the job resumes it", severity="warning")
-        prompt = self.query_one("#eval-prompt", Select).value
-        return {
-            "benchmark": benchmark, "endpoints": endpoints, "model": model,
-            "concurrency": int(text("#eval-concurrency") or 0) or None, "limit": int(text("#eval-limit") or 0) or None,
-            "prompt": prompt if isinstance(prompt, str) else None, "run_dir": run_dir,
-        }
+    # -- starting, cancelling, resuming ------------------------------------------------------
 
     def action_start(self) -> None:
-        form = self._form()
-        if form is None:
+        form = self.query_one(EvalForm)
+        missing = form.missing()
+        if missing:
+            self.notify(f"Fill in: {', '.join(missing)}", severity="error")
             return
-        argv = eval_command(self.app.workspace.root, **form)
-        self.start_job(argv, form["run_dir"], f"eval {form['run_dir'].name}")
+        try:
+            options = form.options()
+        except ValueError as exc:
+            self.notify(f"Not a number: {exc}", severity="error")
+            return
+        run_dir = self.app.workspace.runs_dir / (form.text("name") or form.values()["name"] or "eval")
+        self.start_job(run_dir, options, f"eval {run_dir.name}", remember=form.remembered_values())
 
     @on(Button.Pressed, "#eval-start")
     def start_pressed(self) -> None:
         self.action_start()
 
     @work(thread=True, group="eval-start", exit_on_error=False)
-    def start_job(self, argv: list[str], run_dir: Path, title: str) -> None:
-        """Start *argv* as a detached eval job (it outlives the workbench)."""
-        from mathbench.core.jobs.registry import JobError, start_job
+    def start_job(self, run_dir: Path, options: dict[str, Any], title: str, remember: dict | None = None) -> None:
+        """Start `mathbench eval` as a detached job (it outlives the workbench); a job that fails at once says why."""
+        from mathbench.core.jobs.commands import eval_command
+        from mathbench.core.jobs.registry import JobError, start_job, tail_log
 
+        workspace = self.app.workspace
+        argv = eval_command(workspace.root, run_dir, **options)
         try:
-            job = start_job(self.app.workspace, "eval", argv, meta={"title": title, "run_dir": str(run_dir)},
-                            output_dir=run_dir)
+            if remember is not None:
+                workspace.remember(REMEMBERED, remember)
+            job = start_job(workspace, "eval", argv, meta={"title": title, "run_dir": str(run_dir)}, output_dir=run_dir)
         except (JobError, OSError) as exc:
             self.post_message(EvalJobFailed(str(exc)))
             return
         if job.state == "failed":
-            from mathbench.core.jobs.registry import tail_log
-
-            self.post_message(EvalJobFailed("the eval job ended at once: " + " / ".join(tail_log(job, 3))))
-        self.post_message(EvalJobStarted(job.id, run_dir, argv))
+            detail = " / ".join(line for line in tail_log(job, 3) if line.strip()) or f"exit code {job.exit_code}"
+            self.post_message(EvalJobFailed(f"the eval job {job.id} ended at once: {detail}"))
+        self.post_message(EvalJobStarted(job.id, run_dir, argv, job.state))
 
     @on(EvalJobStarted)
     def job_started(self, message: EvalJobStarted) -> None:
-        self.notify(f"eval job {message.job_id} writes runs/{message.run_dir.name}", title="Eval started")
+        if message.state != "failed":
+            self.notify(f"eval job {message.job_id} writes runs/{message.run_dir.name}", title="Eval started")
         self.app.select_run(message.run_dir)
         self.remove_class("-form-open")
-        self.query_one("#eval-name", Input).value = time.strftime("eval-%Y%m%d-%H%M%S")
+        self.set_focus(None)
+        self.query_one(EvalForm).next_run()
         self.follow(message.run_dir)
 
     @on(EvalJobFailed)
     def job_failed(self, message: EvalJobFailed) -> None:
         self.notify(message.reason, title="Eval job", severity="error", timeout=10)
 
+    def _followed_idle(self, verb: str) -> bool:
+        """True when a run is followed and nothing writes it now; says why not otherwise."""
+        if self.following is None or self.live is None:
+            self.notify("No run is followed: a picks one.", severity="warning")
+            return False
+        if self.live["status"] == RunStatus.RUNNING.value:
+            self.notify(f"The run is still being written; {verb} once it ends.", severity="warning")
+            return False
+        return True
+
     def action_cancel(self) -> None:
-        if self.live is None or self.live["status"] != "running":
+        from mathbench.tui.widgets.confirm import ConfirmScreen
+
+        if self.live is None or self.live["status"] != RunStatus.RUNNING.value:
             self.notify("No running eval is followed.", severity="warning")
             return
+        run_dir, job_id = self.following, self.live.get("job_id")
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.stop_job(self.following, self.live.get("job_id"))
+                self.stop_job(run_dir, job_id)
 
-        self.app.push_screen(ConfirmDialog(f"Stop the eval writing [b]{self.live['name']}[/b]? "
-                                           "Finished items stay; it can be resumed."), answered)
+        self.app.push_screen(ConfirmScreen(f"Stop the eval writing [b]{self.live['name']}[/b]?\n"
+                                           "Finished items stay; r resumes it.", yes="Stop"), answered)
 
     @work(thread=True, group="eval-stop", exit_on_error=False)
     def stop_job(self, run_dir: Path, job_id: str | None) -> None:
@@ -524,8 +253,8 @@ class EvalScreen(WorkbenchScreen):
         import os
         import signal
 
-        from mathbench.core.jobs.registry import JobError, stop_job
         from mathbench.core.evaluation.rundir import RunDir
+        from mathbench.core.jobs.registry import JobError, stop_job
 
         try:
             if job_id:
@@ -541,28 +270,32 @@ class EvalScreen(WorkbenchScreen):
 
     @on(EvalJobStopped)
     def job_stopped(self, message: EvalJobStopped) -> None:
-        self.notify(f"eval {message.job_id or ''} {message.state}", title="Eval stopped")
+        self.notify(f"eval {message.job_id or ''} {message.state}; r resumes it", title="Eval stopped")
+
+    def action_resume(self) -> None:
+        if not self._followed_idle("resume it"):
+            return
+        if self.live["run_status"] != RunStatus.INCOMPLETE.value:
+            self.notify("This run is complete; e re-runs its errored items.")
+            return
+        self.start_job(self.following, {}, f"eval {self.following.name} (resumed)")
 
     def action_retry_errors(self) -> None:
-        if self.following is None or self.live is None:
-            return
-        if self.live["status"] == "running":
-            self.notify("The run is still being written; re-run errors once it ends.", severity="warning")
+        if not self._followed_idle("re-run errors"):
             return
         if not self.live["summary"]["errors"]:
             self.notify("This run has no errored items.")
             return
-        argv = eval_command(self.app.workspace.root, benchmark=None, endpoints=[], model=None, concurrency=None,
-                            limit=None, prompt=None, run_dir=self.following, retry_errors=True)
-        self.start_job(argv, self.following, f"eval {self.following.name} (re-run errors)")
+        self.start_job(self.following, {"retry_errors": True}, f"eval {self.following.name} (re-run errors)")
 
     def action_new(self) -> None:
         self.add_class("-form-open")
-        self.query_one("#eval-model", Input).focus()
+        self.query_one(EvalForm).focus_first_empty()
 
-    def action_close_form(self) -> None:
-        self.remove_class("-form-open")
-        self.set_focus(None)
+    def watch_focused(self, focused) -> None:
+        # Leaving the form (Esc) on a narrow terminal brings the live view back.
+        if self.has_class("-form-open") and (focused is None or self.query_one(EvalForm) not in focused.ancestors):
+            self.remove_class("-form-open")
 
     def action_attach(self) -> None:
         from mathbench.tui.widgets.run_picker import RunPicker

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from mathbench.tui.registry import SCREENS
 from mathbench.tui.widgets.common import WorkbenchScreen, pct
-from mathbench.tui.widgets.item_table import Column, ItemTable
+from mathbench.tui.widgets.item_list import Column, ItemList
 
 
 def _status_style(value: str) -> str | None:
@@ -72,7 +72,7 @@ class HomeScreen(WorkbenchScreen):
         with Horizontal(id="home-main"):
             with Vertical(id="home-runs"):
                 yield Static("Runs", classes="pane-title")
-                yield ItemTable(RUN_COLUMNS, id="home-table")
+                yield ItemList(columns=RUN_COLUMNS, id="home-table")
                 yield Static(id="home-selection")
             with Vertical(id="home-side"):
                 yield Static("Workspace", classes="pane-title")
@@ -87,7 +87,7 @@ class HomeScreen(WorkbenchScreen):
         return "\n".join(lines)
 
     def on_mount(self) -> None:
-        self.query_one(ItemTable).focus()
+        self.query_one(ItemList).focus()
 
     def on_screen_resume(self) -> None:
         # Listing runs reads every results file: let the first frame paint before it competes for the GIL.
@@ -148,7 +148,7 @@ class HomeScreen(WorkbenchScreen):
                 continue
             rows.append((run["name"], run["benchmark"], run["model"], str(run["items"]), pct(run["accuracy"]),
                          str(run["pending"] or ""), run["status"], _when(run.get("created"))))
-        table = self.query_one(ItemTable)
+        table = self.query_one(ItemList)
         table.set_rows(rows)
         current = self.app.current_run
         for i, run in enumerate(self.runs):
@@ -164,12 +164,12 @@ class HomeScreen(WorkbenchScreen):
         self._show_selection()
 
     def _highlighted(self) -> dict | None:
-        table = self.query_one(ItemTable)
-        if not self.runs or table.cursor_row >= len(self.runs):
+        table = self.query_one(ItemList)
+        if not self.runs or table.cursor >= len(self.runs):
             return None
-        return self.runs[table.cursor_row]
+        return self.runs[table.cursor]
 
-    @on(ItemTable.Highlighted, "#home-table")
+    @on(ItemList.Highlighted, "#home-table")
     def highlighted(self) -> None:
         self._show_selection()
 
@@ -181,7 +181,7 @@ class HomeScreen(WorkbenchScreen):
             f"[dim]compared with:[/dim] {compare.name if compare else '—'}"
         )
 
-    @on(ItemTable.Selected, "#home-table")
+    @on(ItemList.Selected, "#home-table")
     def selected(self) -> None:
         self.action_open("results")
 

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from mathbench.tui.widgets.common import WorkbenchScreen, duration, one_line
-from mathbench.tui.widgets.jobs_log_tail import LogTail
+from mathbench.tui.widgets.log_view import LogView
 
 STATE_STYLES = {"starting": "cyan", "running": "bold green", "succeeded": "green", "failed": "bold red", "stopped": "yellow"}
 ATTACH_SCREENS = {"train": "train", "serve": "serve", "synth": "synth", "eval": "eval"}
@@ -64,7 +64,7 @@ class JobsScreen(WorkbenchScreen):
             yield Static("", id="jobs-summary")
             yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="jobs-detail")
-            yield LogTail(id="jobs-log")
+            yield LogView(id="jobs-log")
 
     def on_mount(self) -> None:
         table = self.query_one("#jobs-table", DataTable)
@@ -73,7 +73,6 @@ class JobsScreen(WorkbenchScreen):
             table.add_column(label, key=key)
         self.action_refresh()
         self.set_interval(2.0, self.action_refresh)
-        self.set_interval(0.5, self._poll_log)
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
@@ -154,10 +153,7 @@ class JobsScreen(WorkbenchScreen):
         detail.update("\n".join(lines))
         if self._shown_log_for != job.id:
             self._shown_log_for = job.id
-            self.query_one("#jobs-log", LogTail).follow(job.log_path)
-
-    def _poll_log(self) -> None:
-        self.query_one("#jobs-log", LogTail).poll()
+            self.query_one("#jobs-log", LogView).follow(job.log_path)
 
     # actions ------------------------------------------------------------------------------
     async def action_attach(self) -> None:
@@ -187,7 +183,7 @@ class JobsScreen(WorkbenchScreen):
         if not job.active:
             self.notify(f"Job {job.id} is already {job.state}.", title="Jobs")
             return
-        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -14,9 +14,9 @@ from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static
 
-from mathbench.tui.widgets.chart import SERIES_COLORS, BarChartData, PlotextChart
+from mathbench.tui.widgets.chart import SERIES_COLORS, Chart, ChartData, bar_chart
 from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line, pct
-from mathbench.tui.widgets.item_table import Column, ItemTable
+from mathbench.tui.widgets.item_list import Column, ItemList
 from mathbench.tui.widgets.run_data import run_signature
 
 
@@ -65,30 +65,33 @@ FLIP_COLUMNS = [
 ]
 
 
-def single_charts(summary: dict) -> list[BarChartData]:
+def _group_labels(group: str, keys) -> tuple[str, ...]:
+    return tuple(f"L{k}" if group == "level" and str(k).isdigit() else str(k) for k in keys)
+
+
+def single_charts(summary: dict) -> list[ChartData]:
     """The seed's four charts: accuracy and share of correct answers, by level and by subject."""
     charts = []
-    for group, horizontal in (("level", False), ("subject", True)):
+    for group in ("level", "subject"):
         buckets = summary.get(f"by_{group}") or {}
-        labels = tuple(f"L{k}" if group == "level" and str(k).isdigit() else str(k) for k in buckets)
+        labels = _group_labels(group, buckets)
         acc = tuple(round(100 * (b["accuracy"] or 0.0), 1) for b in buckets.values())
         share = tuple(round(100 * b.get("share_of_correct", 0.0), 1) for b in buckets.values())
-        charts.append(BarChartData(f"Accuracy by {group} (%)", labels, (acc,), horizontal=horizontal))
-        charts.append(BarChartData(f"Share of correct answers by {group} (%)", labels, (share,),
-                                   horizontal=horizontal, limit=max(share, default=0) * 1.15 or 100))
+        charts.append(bar_chart(f"Accuracy by {group} (%)", labels, acc, limit=100.0, unit="%"))
+        charts.append(bar_chart(f"Share of correct answers by {group} (%)", labels, share, unit="%"))
     return [charts[0], charts[2], charts[1], charts[3]]
 
 
-def compare_charts(comparison: dict) -> list[BarChartData]:
+def compare_charts(comparison: dict) -> list[ChartData]:
     """Accuracy by level and by subject, runs A and B side by side."""
     names = (comparison["a"]["name"], comparison["b"]["name"])
     charts = []
     for group in ("level", "subject"):
         buckets = comparison.get(f"by_{group}") or {}
-        labels = tuple(f"L{k}" if group == "level" and str(k).isdigit() else str(k) for k in buckets)
         a = tuple(round(100 * (b["a_accuracy"] or 0.0), 1) for b in buckets.values())
         b = tuple(round(100 * (b["b_accuracy"] or 0.0), 1) for b in buckets.values())
-        charts.append(BarChartData(f"Accuracy by {group} (%)", labels, (a, b), names=names))
+        charts.append(bar_chart(f"Accuracy by {group} (%)", _group_labels(group, buckets), a, b, names=names,
+                                limit=100.0, unit="%"))
     return charts
 
 
@@ -118,14 +121,14 @@ class ReportScreen(WorkbenchScreen):
         with ContentSwitcher(initial="report-single", id="report-switcher"):
             with Grid(id="report-single"):
                 for i in range(4):
-                    yield PlotextChart(id=f"chart-{i}", classes="report-chart")
+                    yield Chart(id=f"chart-{i}", classes="report-chart")
             with Vertical(id="report-compare"):
                 yield Static(id="report-legend")
                 with Grid(id="report-compare-charts"):
-                    yield PlotextChart(id="compare-level", classes="report-chart")
-                    yield PlotextChart(id="compare-subject", classes="report-chart")
+                    yield Chart(id="compare-level", classes="report-chart")
+                    yield Chart(id="compare-subject", classes="report-chart")
                 yield Static(id="report-flips-title", classes="pane-title")
-                yield ItemTable(FLIP_COLUMNS, id="report-flips")
+                yield ItemList(columns=FLIP_COLUMNS, id="report-flips")
 
     def on_screen_resume(self) -> None:
         if self.app.current_run is None:
@@ -182,19 +185,19 @@ class ReportScreen(WorkbenchScreen):
             status += "   [dim]c: choose a run to compare with[/dim]"
         self.query_one("#report-status", Static).update(status)
         for i, data in enumerate(single_charts(s)):
-            self.query_one(f"#chart-{i}", PlotextChart).show(data)
+            self.query_one(f"#chart-{i}", Chart).show(data)
         self._show_comparison()
 
     def _show_comparison(self) -> None:
         comparison = self.comparison
-        flips_table = self.query_one("#report-flips", ItemTable)
+        flips_table = self.query_one("#report-flips", ItemList)
         if comparison is None:
             self.query_one("#report-legend", Static).update("No second run chosen: press c to pick one.")
             self.query_one("#report-flips-title", Static).update("")
             flips_table.set_rows([])
             self.flips = []
             for chart in ("#compare-level", "#compare-subject"):
-                self.query_one(chart, PlotextChart).show(None)
+                self.query_one(chart, Chart).show(ChartData())
             return
         a, b = comparison["a"], comparison["b"]
         self.query_one("#report-legend", Static).update(Text.assemble(
@@ -203,8 +206,8 @@ class ReportScreen(WorkbenchScreen):
             (f"{comparison['common']} common items", "dim"),
         ))
         level_chart, subject_chart = compare_charts(comparison)
-        self.query_one("#compare-level", PlotextChart).show(level_chart)
-        self.query_one("#compare-subject", PlotextChart).show(subject_chart)
+        self.query_one("#compare-level", Chart).show(level_chart)
+        self.query_one("#compare-subject", Chart).show(subject_chart)
         flips = comparison["flips"]
         self.flips = ([{"change": "A✓ → B✗", **f} for f in flips["right_to_wrong"]]
                       + [{"change": "A✗ → B✓", **f} for f in flips["wrong_to_right"]])
@@ -216,16 +219,16 @@ class ReportScreen(WorkbenchScreen):
             (f["change"], str(f["id"]), f["a"], f["b"], str(f.get("level") or ""), str(f.get("subject") or ""),
              one_line(f.get("question"), 200))
             for f in self.flips
-        ], keep_cursor=False)
+        ], cursor=0)
 
     def action_toggle_view(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         switcher.current = "report-compare" if switcher.current == "report-single" else "report-single"
         if switcher.current == "report-compare":
-            self.query_one("#report-flips", ItemTable).focus()
+            self.query_one("#report-flips", ItemList).focus()
 
-    @on(ItemTable.Selected, "#report-flips")
-    def open_flip(self, event: ItemTable.Selected) -> None:
+    @on(ItemList.Selected, "#report-flips")
+    def open_flip(self, event: ItemList.Selected) -> None:
         from mathbench.tui.screens.item import ItemScreen
 
         records = [self.records[f["id"]] for f in self.flips if f["id"] in self.records]
@@ -233,7 +236,7 @@ class ReportScreen(WorkbenchScreen):
             return
         others = {f["id"]: self.other_records.get(f["id"]) for f in self.flips}
         other_name = self.comparison["b"]["name"] if self.comparison else ""
-        self.app.push_screen(ItemScreen(records, event.index, others=others, other_name=other_name))
+        self.app.push_screen(ItemScreen(records, event.cursor, others=others, other_name=other_name))
 
     def action_pick_run(self) -> None:
         from mathbench.tui.widgets.run_picker import RunPicker

@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Static
 
 from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line
-from mathbench.tui.widgets.item_table import Column, ItemTable
+from mathbench.tui.widgets.item_list import Column, ItemList
 from mathbench.tui.widgets.run_data import RunLoaded, RunLoadFailed, RunSnapshot, level_key, load_run, run_signature
 
 VERDICT_FILTERS = ("all", "correct", "wrong", "uncertain", "error", "human")
@@ -106,10 +106,10 @@ class ResultsScreen(WorkbenchScreen):
         with Horizontal(id="results-filterbar"):
             yield Input(placeholder="/ search question, answers, id, reason", id="results-search")
             yield Static(id="results-filters")
-        yield ItemTable(COLUMNS, id="results-table")
+        yield ItemList(columns=COLUMNS, id="results-table")
 
     def on_mount(self) -> None:
-        self.query_one(ItemTable).focus()
+        self.query_one(ItemList).focus()
 
     def on_screen_resume(self) -> None:
         wanted = self.app.current_run
@@ -147,9 +147,9 @@ class ResultsScreen(WorkbenchScreen):
         self.rows, self.haystacks, self.verdicts = message.rows, message.haystacks, message.verdicts
         if snapshot.problems:
             self.notify("\n".join(snapshot.problems[:5]), title="Skipped lines", severity="warning")
-        self.refilter(keep_cursor=False)
+        self.refilter(cursor=0)
         if not isinstance(self.focused, Input):
-            self.query_one(ItemTable).focus()
+            self.query_one(ItemList).focus()
 
     # -- filtering and sorting ----------------------------------------------------------
 
@@ -160,7 +160,7 @@ class ResultsScreen(WorkbenchScreen):
         ordered = sorted(values, key=level_key) if field == "level" else sorted(values, key=str)
         return [None, *ordered]
 
-    def refilter(self, *, keep_cursor: bool = True) -> None:
+    def refilter(self, *, cursor: int | None = None) -> None:
         """Apply the filters and sort to every row and show the result."""
         if self.snapshot is None:
             return
@@ -187,7 +187,7 @@ class ResultsScreen(WorkbenchScreen):
         elif self.sort_reverse:
             visible.reverse()
         self.shown = visible
-        self.query_one(ItemTable).set_rows([self.rows[i] for i in visible], keep_cursor=keep_cursor)
+        self.query_one(ItemList).set_rows([self.rows[i] for i in visible], cursor=cursor)
         self._show_status()
 
     def _sort_value(self, i: int) -> Any:
@@ -226,21 +226,21 @@ class ResultsScreen(WorkbenchScreen):
         current = self.filters[field]
         index = choices.index(current) if current in choices else -1
         self.filters[field] = choices[(index + 1) % len(choices)]
-        self.refilter(keep_cursor=False)
+        self.refilter(cursor=0)
 
     def action_sort(self) -> None:
         self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
-        self.refilter(keep_cursor=False)
+        self.refilter(cursor=0)
 
     def action_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
-        self.refilter(keep_cursor=False)
+        self.refilter(cursor=0)
 
     def action_clear(self) -> None:
         self.filters = {"verdict": "all", "level": None, "subject": None}
         self.query_text = ""
         self.query_one("#results-search", Input).value = ""
-        self.refilter(keep_cursor=False)
+        self.refilter(cursor=0)
 
     def action_search(self) -> None:
         self.query_one("#results-search", Input).focus()
@@ -248,11 +248,11 @@ class ResultsScreen(WorkbenchScreen):
     @on(Input.Changed, "#results-search")
     def search_changed(self, event: Input.Changed) -> None:
         self.query_text = event.value
-        self.refilter(keep_cursor=False)
+        self.refilter(cursor=0)
 
     @on(Input.Submitted, "#results-search")
     def search_done(self) -> None:
-        self.query_one(ItemTable).focus()
+        self.query_one(ItemList).focus()
 
     def action_reload(self) -> None:
         if self.app.current_run is not None:
@@ -268,8 +268,8 @@ class ResultsScreen(WorkbenchScreen):
 
         self.app.push_screen(RunPicker("Show results of run", self.app.current_run), picked)
 
-    @on(ItemTable.Selected, "#results-table")
-    def open_item(self, event: ItemTable.Selected) -> None:
+    @on(ItemList.Selected, "#results-table")
+    def open_item(self, event: ItemList.Selected) -> None:
         from mathbench.tui.screens.item import ItemScreen
 
         if self.snapshot is None or not self.shown:
@@ -278,6 +278,6 @@ class ResultsScreen(WorkbenchScreen):
 
         def closed(index: int | None) -> None:
             if index is not None:
-                self.query_one(ItemTable).move_cursor(index)
+                self.query_one(ItemList).move_cursor(index)
 
-        self.app.push_screen(ItemScreen(records, event.index, self.snapshot), closed)
+        self.app.push_screen(ItemScreen(records, event.cursor, self.snapshot), closed)

@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.widgets import Static
 
 from mathbench.tui.widgets.common import WorkbenchScreen, one_line, short_path
-from mathbench.tui.widgets.jobs_log_tail import LogTail
-from mathbench.tui.widgets.train_chart import ChartData, LineChart, Series
+from mathbench.tui.widgets.log_view import LogView
+from mathbench.tui.widgets.chart import Chart, ChartData, Series
 
 HEALTH_STYLES = {"ready": "bold green", "down": "red", "unhealthy": "bold red", "no-health": "yellow"}
 MILESTONE_LABELS = (
@@ -61,6 +61,16 @@ class ServerPolled(Message):
         return isinstance(message, ServerPolled)
 
 
+class ServerFound(Message):
+    """The server to watch was found: a serve job (with its URL and log) or a log file; all None when none."""
+
+    def __init__(self, url: str | None, log_path: Path | None, job_id: str | None) -> None:
+        super().__init__()
+        self.url = url
+        self.log_path = log_path
+        self.job_id = job_id
+
+
 class ServerLaunched(Message):
     """A server job was started."""
 
@@ -83,7 +93,7 @@ class ServeScreen(WorkbenchScreen):
 
     TITLE = "Serve"
     CSS_PATH = "../styles/serve.tcss"
-    AUTO_FOCUS = "#serve-log Log"
+    AUTO_FOCUS = "#serve-log LogLines"
     BINDINGS = [
         Binding("n", "launch", "Launch", id="serve.launch", tooltip="Start vllm serve (or llamafactory-cli api) as a job"),
         Binding("u", "attach_url", "Attach URL", id="serve.attach", tooltip="Watch a server started elsewhere, by URL"),
@@ -115,23 +125,22 @@ class ServeScreen(WorkbenchScreen):
             yield Static("", id="serve-source")
             with Horizontal(id="serve-top"):
                 yield Static("", id="serve-stats")
-                yield LineChart(ChartData("throughput (tok/s)"), id="serve-throughput-chart")
-                yield LineChart(ChartData("requests"), id="serve-requests-chart")
-                yield LineChart(ChartData("KV cache %"), id="serve-kv-chart")
-            yield LogTail(id="serve-log")
+                yield Chart(ChartData("throughput (tok/s)"), id="serve-throughput-chart")
+                yield Chart(ChartData("requests"), id="serve-requests-chart")
+                yield Chart(ChartData("KV cache %"), id="serve-kv-chart")
+            yield LogView(id="serve-log")
 
     def on_mount(self) -> None:
         if self.job_id is None and self.url is None and self.log_path is None:
-            self._pick_default()
+            self.pick_default()
         else:
             self._show_source()
-        log_tail = self.query_one("#serve-log", LogTail)
-        if self.log_path and log_tail.follower is None:
-            log_tail.follow(self.log_path)
-        self.poll_server()
+            self.query_one("#serve-log", LogView).follow(self.log_path)
+            self.poll_server()
         self.set_interval(1.0, self._tick)
 
-    def _pick_default(self) -> None:
+    @work(thread=True, exclusive=True, group="serve-pick", exit_on_error=False)
+    def pick_default(self) -> None:
         """The newest active serve job, else the newest serve job, else the newest log in logs/."""
         from mathbench.core.jobs.registry import list_jobs
 
@@ -139,17 +148,21 @@ class ServeScreen(WorkbenchScreen):
             serve_jobs = list_jobs(self.workspace, kind="serve")
         except Exception:  # noqa: BLE001 - an unreadable jobs folder still leaves the sample log
             serve_jobs = []
-        active = [j for j in serve_jobs if j.active]
-        if active or serve_jobs:
-            self.attach_job((active or serve_jobs)[0].id)
+        if serve_jobs:
+            job = ([j for j in serve_jobs if j.active] or serve_jobs)[0]
+            self.post_message(ServerFound(job.url, job.log_path, job.id))
             return
-        logs = sorted(self.workspace.logs_dir.glob("*.log"), key=lambda p: p.stat().st_mtime) if self.workspace.logs_dir.is_dir() else []
-        if logs:
-            self.watch(log_path=logs[-1])
-        else:
-            self._show_source()
+        logs_dir = self.workspace.logs_dir
+        logs = sorted(logs_dir.glob("*.log"), key=lambda p: p.stat().st_mtime) if logs_dir.is_dir() else []
+        self.post_message(ServerFound(None, logs[-1] if logs else None, None))
 
-    def watch(self, *, url: str | None = None, log_path: Path | None = None, job_id: str | None = None) -> None:
+    def on_server_found(self, message: ServerFound) -> None:
+        if message.job_id is None and message.log_path is None:
+            self._show_source()
+        elif message.job_id is not None or (self.job_id is None and self.url is None and self.log_path is None):
+            self.follow_server(url=message.url, log_path=message.log_path, job_id=message.job_id)
+
+    def follow_server(self, *, url: str | None = None, log_path: Path | None = None, job_id: str | None = None) -> None:
         """Watch a server by URL and/or log file (and the job that runs it); starts the series afresh."""
         from mathbench.core.jobs.registry import IncrementalReader
         from mathbench.core.jobs.serving import MetricsTracker, ServerLog
@@ -163,15 +176,16 @@ class ServeScreen(WorkbenchScreen):
         self.view = None
         if self.is_mounted:
             self._show_source()
-            self.query_one("#serve-log", LogTail).follow(self.log_path)
+            self.query_one("#serve-log", LogView).follow(self.log_path)
             self.poll_server()
 
+    @work(thread=True, exclusive=True, group="serve-pick", exit_on_error=False)
     def attach_job(self, job_id: str) -> None:
         """Watch the server run by job *job_id* (called by the jobs screen)."""
         from mathbench.core.jobs.registry import get_job
 
         job = get_job(self.workspace, job_id)
-        self.watch(url=job.url, log_path=job.log_path, job_id=job.id)
+        self.post_message(ServerFound(job.url, job.log_path, job.id))
 
     def _show_source(self) -> None:
         parts = []
@@ -186,7 +200,6 @@ class ServeScreen(WorkbenchScreen):
 
     def _tick(self) -> None:
         self.poll_server()
-        self.query_one("#serve-log", LogTail).poll()
 
     # reading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="serve-poll", exit_on_error=False)
@@ -261,9 +274,9 @@ class ServeScreen(WorkbenchScreen):
     def on_server_polled(self, message: ServerPolled) -> None:
         self.view = view = message.view
         self.query_one("#serve-stats", Static).update(_stats_table(view, self.url))
-        self.query_one("#serve-throughput-chart", LineChart).show(view.throughput_chart)
-        self.query_one("#serve-requests-chart", LineChart).show(view.requests_chart)
-        self.query_one("#serve-kv-chart", LineChart).show(view.kv_chart)
+        self.query_one("#serve-throughput-chart", Chart).show(view.throughput_chart)
+        self.query_one("#serve-requests-chart", Chart).show(view.requests_chart)
+        self.query_one("#serve-kv-chart", Chart).show(view.kv_chart)
 
     # actions ------------------------------------------------------------------------------
     def action_launch(self) -> None:
@@ -303,7 +316,7 @@ class ServeScreen(WorkbenchScreen):
             if url:
                 from mathbench.core.jobs.serving import api_base
 
-                self.watch(url=api_base(url if "://" in url else f"http://{url}"))
+                self.follow_server(url=api_base(url if "://" in url else f"http://{url}"))
 
         self.app.push_screen(PromptScreen("Attach to a server by URL:", self.url or "", "http://host:8000/v1"), chosen)
 
@@ -318,7 +331,7 @@ class ServeScreen(WorkbenchScreen):
                 if not target.is_file():
                     self.notify(f"{target}: no such file", severity="error")
                     return
-                self.watch(url=self.url, log_path=target)
+                self.follow_server(url=self.url, log_path=target)
 
         self.app.push_screen(PromptScreen("Read a vLLM log file:", str(self.log_path or ""), "path to the log"), chosen)
 
@@ -336,7 +349,7 @@ class ServeScreen(WorkbenchScreen):
         if not self.job_id or (self.view and self.view.job_state not in ("starting", "running")):
             self.notify("The watched server is not a running job.", title="Serve")
             return
-        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.confirm import ConfirmScreen
 
         job_id = self.job_id
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections import deque
@@ -20,7 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Static
 
 from mathbench.tui.widgets.common import WorkbenchScreen, duration, one_line, short_path
-from mathbench.tui.widgets.jobs_log_tail import LogTail
+from mathbench.tui.widgets.log_view import LogView
 
 LATEST = 50
 """How many of the newest accepted and rejected items are kept for display."""
@@ -52,6 +51,16 @@ class SynthPolled(Message):
         return isinstance(message, SynthPolled)
 
 
+class SynthFound(Message):
+    """The synthesis to watch was found (the newest job, else the newest output; None when there is none)."""
+
+    def __init__(self, out: Path | None, job_id: str | None, log_path: Path | None) -> None:
+        super().__init__()
+        self.out = out
+        self.job_id = job_id
+        self.log_path = log_path
+
+
 class SynthStartFailed(Message):
     """A synthesis job could not be started."""
 
@@ -61,12 +70,14 @@ class SynthStartFailed(Message):
 
 
 class SynthJobStarted(Message):
-    """A synthesis job was started."""
+    """A synthesis job was started (*state* "failed" when it ended at once)."""
 
-    def __init__(self, job_id: str, out: Path) -> None:
+    def __init__(self, job_id: str, out: Path, log_path: Path, state: str) -> None:
         super().__init__()
         self.job_id = job_id
         self.out = out
+        self.log_path = log_path
+        self.state = state
 
 
 def _json_lines(lines: list[str]) -> list[dict]:
@@ -100,6 +111,8 @@ class SynthScreen(WorkbenchScreen):
         self.out: Path | None = None
         """The synthesis output being watched (its .jsonl log)."""
         self.job_id: str | None = None
+        self.log_path: Path | None = None
+        """The log of the job writing the output, when there is one."""
         self.view: SynthView | None = None
         self._readers: dict | None = None
         self._counts = {"accepted": 0, "rejected": 0, "errors": 0}
@@ -119,7 +132,7 @@ class SynthScreen(WorkbenchScreen):
                 with Vertical():
                     yield Static("latest rejected", classes="pane-title")
                     yield DataTable(id="synth-rejected", cursor_type="row", zebra_stripes=True)
-            yield LogTail(id="synth-log")
+            yield LogView(id="synth-log")
 
     def on_mount(self) -> None:
         accepted = self.query_one("#synth-accepted", DataTable)
@@ -127,12 +140,13 @@ class SynthScreen(WorkbenchScreen):
         rejected = self.query_one("#synth-rejected", DataTable)
         rejected.add_columns("id", "reason")
         if self.out is None:
-            self._pick_default()
+            self.pick_default()
         else:
             self._start_watching()
         self.set_interval(1.0, self._tick)
 
-    def _pick_default(self) -> None:
+    @work(thread=True, exclusive=True, group="synth-pick", exit_on_error=False)
+    def pick_default(self) -> None:
         """The newest synthesis job, else the newest .jsonl in the workspace's synth/ folder."""
         from mathbench.core.jobs.registry import list_jobs
 
@@ -141,21 +155,23 @@ class SynthScreen(WorkbenchScreen):
         except Exception:  # noqa: BLE001 - an unreadable jobs folder still leaves synth/ to look at
             jobs = []
         if jobs:
-            active = [j for j in jobs if j.active]
-            job = (active or jobs)[0]
-            self.watch(Path(job.meta["out"]), job_id=job.id)
+            job = ([j for j in jobs if j.active] or jobs)[0]
+            self.post_message(SynthFound(Path(job.meta["out"]), job.id, job.log_path))
             return
         root = self.workspace.synth_dir
         outs = [p for p in root.glob("*.jsonl") if not p.name.endswith(".rejected.jsonl")] if root.is_dir() else []
-        if outs:
-            self.watch(max(outs, key=lambda p: p.stat().st_mtime))
-        else:
+        self.post_message(SynthFound(max(outs, key=lambda p: p.stat().st_mtime) if outs else None, None, None))
+
+    def on_synth_found(self, message: SynthFound) -> None:
+        if message.out is None:
             self.query_one("#synth-source", Static).update(
                 "No synthesis yet: [b]n[/b] starts one (a teacher model solves known pairs or invents problems).")
+        elif self.out is None or message.job_id is not None:
+            self.follow_output(message.out, job_id=message.job_id, log_path=message.log_path)
 
-    def watch(self, out: Path, *, job_id: str | None = None) -> None:
-        """Watch the synthesis output *out* (and the job writing it)."""
-        self.out, self.job_id = Path(out), job_id
+    def follow_output(self, out: Path, *, job_id: str | None = None, log_path: Path | None = None) -> None:
+        """Watch the synthesis output *out* (and the job writing it, whose log is *log_path*)."""
+        self.out, self.job_id, self.log_path = Path(out), job_id, log_path
         self._readers = None
         self._counts = {"accepted": 0, "rejected": 0, "errors": 0}
         self._latest_accepted.clear()
@@ -164,32 +180,25 @@ class SynthScreen(WorkbenchScreen):
         if self.is_mounted:
             self._start_watching()
 
+    @work(thread=True, exclusive=True, group="synth-pick", exit_on_error=False)
     def attach_job(self, job_id: str) -> None:
         """Watch the output of synthesis job *job_id* (called by the jobs screen)."""
         from mathbench.core.jobs.registry import get_job
 
         job = get_job(self.workspace, job_id)
         out = job.meta.get("out")
-        self.watch(Path(out) if out else self.workspace.synth_dir / f"{job.id}.jsonl", job_id=job.id)
+        self.post_message(SynthFound(Path(out) if out else self.workspace.synth_dir / f"{job.id}.jsonl", job.id,
+                                     job.log_path))
 
     def _start_watching(self) -> None:
         job_text = f"job [b]{self.job_id}[/b] → " if self.job_id else ""
         self.query_one("#synth-source", Static).update(f"{job_text}{short_path(self.out, self.workspace.root)}")
-        log_path = None
-        if self.job_id:
-            from mathbench.core.jobs.registry import get_job
-
-            try:
-                log_path = get_job(self.workspace, self.job_id).log_path
-            except Exception:  # noqa: BLE001
-                log_path = None
-        self.query_one("#synth-log", LogTail).follow(log_path)
+        self.query_one("#synth-log", LogView).follow(self.log_path)
         self.poll_synth()
 
     def _tick(self) -> None:
         if self.out is not None:
             self.poll_synth()
-        self.query_one("#synth-log", LogTail).poll()
 
     @work(thread=True, exclusive=True, group="synth-poll", exit_on_error=False)
     def poll_synth(self) -> None:
@@ -281,7 +290,8 @@ class SynthScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="synth-start", exit_on_error=False)
     def start_synth(self, values: dict) -> None:
-        from mathbench.core.jobs.registry import start_job
+        from mathbench.core.jobs.commands import synth_command
+        from mathbench.core.jobs.registry import start_job, tail_log
         from mathbench.core.jobs.serving import workspace_api_key
 
         root = self.workspace.root
@@ -291,18 +301,13 @@ class SynthScreen(WorkbenchScreen):
             return str(path if path.is_absolute() else root / path)
 
         out = Path(in_workspace(values["out"]))
-        argv = [sys.executable, "-m", "mathbench.tui", "--workspace", str(root), "synth",
-                "--base-url", values["base_url"], "--model", values["model"], "--out", str(out), "--json"]
-        if values.get("pairs"):
-            argv += ["--pairs", in_workspace(values["pairs"])]
-        for topic in (t.strip() for t in values.get("topics", "").split(",")):
-            if topic:
-                argv += ["--topic", topic]
-        for flag in ("limit", "count", "concurrency"):
-            if values.get(flag):
-                argv += [f"--{flag}", values[flag]]
-        if values.get("dedupe_against"):
-            argv += ["--dedupe-against", in_workspace(values["dedupe_against"])]
+        argv = synth_command(
+            root, out, base_url=values["base_url"], model=values["model"],
+            pairs=in_workspace(values["pairs"]) if values.get("pairs") else None,
+            topic=[t.strip() for t in values.get("topics", "").split(",") if t.strip()],
+            limit=values.get("limit"), count=values.get("count"), concurrency=values.get("concurrency"),
+            dedupe_against=in_workspace(values["dedupe_against"]) if values.get("dedupe_against") else None,
+        )
         env: dict[str, str] = {}
         key = workspace_api_key(self.workspace, create=False)
         if key:
@@ -313,11 +318,15 @@ class SynthScreen(WorkbenchScreen):
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.post_message(SynthStartFailed(str(exc)))
             return
-        self.post_message(SynthJobStarted(job.id, out))
+        if job.state == "failed":
+            detail = " / ".join(line for line in tail_log(job, 3) if line.strip()) or f"exit code {job.exit_code}"
+            self.post_message(SynthStartFailed(f"the synthesis job {job.id} ended at once: {detail}"))
+        self.post_message(SynthJobStarted(job.id, out, job.log_path, job.state))
 
     def on_synth_job_started(self, message: SynthJobStarted) -> None:
-        self.notify(f"Synthesis job {message.job_id} started.", title="Synth")
-        self.watch(message.out, job_id=message.job_id)
+        if message.state != "failed":
+            self.notify(f"Synthesis job {message.job_id} started.", title="Synth")
+        self.follow_output(message.out, job_id=message.job_id, log_path=message.log_path)
 
     def on_synth_start_failed(self, message: SynthStartFailed) -> None:
         self.notify(message.error, title="Synth: start failed", severity="error", timeout=10)
@@ -330,7 +339,7 @@ class SynthScreen(WorkbenchScreen):
                 target = Path(path).expanduser()
                 if not target.is_absolute():
                     target = self.workspace.root / target
-                self.watch(target)
+                self.follow_output(target)
 
         self.app.push_screen(PromptScreen("Watch a synthesis output (.jsonl):", str(self.out or ""), "synth/NAME.jsonl"), chosen)
 
@@ -338,7 +347,7 @@ class SynthScreen(WorkbenchScreen):
         if not self.job_id or (self.view and self.view.job_state not in ("starting", "running")):
             self.notify("The watched synthesis is not a running job.", title="Synth")
             return
-        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.confirm import ConfirmScreen
 
         job_id = self.job_id
 

@@ -15,8 +15,8 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 from mathbench.tui.widgets.common import WorkbenchScreen, duration, one_line, short_path
-from mathbench.tui.widgets.jobs_log_tail import LogTail
-from mathbench.tui.widgets.train_chart import ChartData, LineChart, Series, downsample
+from mathbench.tui.widgets.log_view import LogView
+from mathbench.tui.widgets.chart import Chart, ChartData, Series, downsample
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class TrainView:
     job_state: str | None
     exit_code: int | None
     gpu_line: str
+    log_path: Path | None
     loss_chart: ChartData
     lr_chart: ChartData
 
@@ -56,6 +57,15 @@ class TrainingPolled(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, TrainingPolled)
+
+
+class TrainingFound(Message):
+    """The run to watch was found (the newest job or output dir; None when there is none)."""
+
+    def __init__(self, output_dir: Path | None, job_id: str | None) -> None:
+        super().__init__()
+        self.output_dir = output_dir
+        self.job_id = job_id
 
 
 class TrainingLaunched(Message):
@@ -103,7 +113,7 @@ class TrainScreen(WorkbenchScreen):
 
     TITLE = "Train"
     CSS_PATH = "../styles/train.tcss"
-    AUTO_FOCUS = "#train-log Log"
+    AUTO_FOCUS = "#train-log LogLines"
     BINDINGS = [
         Binding("n", "launch", "New run", id="train.launch", tooltip="Launch llamafactory-cli train from a template"),
         Binding("o", "open_dir", "Open dir", id="train.open", tooltip="Watch any LLaMA-Factory output dir"),
@@ -128,20 +138,20 @@ class TrainScreen(WorkbenchScreen):
             yield ProgressBar(total=100, show_eta=False, id="train-progress")
             with Horizontal(id="train-top"):
                 yield Static("", id="train-stats")
-                yield LineChart(ChartData("loss"), id="train-loss-chart")
-                yield LineChart(ChartData("learning rate"), id="train-lr-chart")
-            yield LogTail(id="train-log")
+                yield Chart(ChartData("loss"), id="train-loss-chart")
+                yield Chart(ChartData("learning rate"), id="train-lr-chart")
+            yield LogView(id="train-log")
 
     def on_mount(self) -> None:
         if self.output_dir is None:
-            self._pick_default()
+            self.pick_default()
         else:
             self._show_source()
-        if self._log is not None:
             self.poll_training()
         self.set_interval(1.0, self._tick)
 
-    def _pick_default(self) -> None:
+    @work(thread=True, exclusive=True, group="train-pick", exit_on_error=False)
+    def pick_default(self) -> None:
         """The newest train job, else the newest output dir in the workspace's train/ folder."""
         from mathbench.core.jobs.registry import list_jobs
         from mathbench.core.jobs.training import TRAINER_LOG
@@ -151,17 +161,21 @@ class TrainScreen(WorkbenchScreen):
         except Exception:  # noqa: BLE001 - an unreadable jobs folder still leaves the sample run
             train_jobs = []
         if train_jobs:
-            active = [j for j in train_jobs if j.active]
-            self.watch((active or train_jobs)[0].output_dir, job_id=(active or train_jobs)[0].id)
+            job = ([j for j in train_jobs if j.active] or train_jobs)[0]
+            self.post_message(TrainingFound(Path(job.output_dir), job.id))
             return
         root = self.workspace.train_dir
         runs = [p for p in root.iterdir() if (p / TRAINER_LOG).is_file()] if root.is_dir() else []
-        if runs:
-            self.watch(max(runs, key=lambda p: (p / TRAINER_LOG).stat().st_mtime))
-        else:
-            self._show_source()
+        newest = max(runs, key=lambda p: (p / TRAINER_LOG).stat().st_mtime) if runs else None
+        self.post_message(TrainingFound(newest, None))
 
-    def watch(self, output_dir: str | Path, *, job_id: str | None = None) -> None:
+    def on_training_found(self, message: TrainingFound) -> None:
+        if message.output_dir is None:
+            self._show_source()
+        elif self.output_dir is None or message.job_id is not None:
+            self.follow_output(message.output_dir, job_id=message.job_id)
+
+    def follow_output(self, output_dir: str | Path, *, job_id: str | None = None) -> None:
         """Watch *output_dir* (written by job *job_id*, when known) from the start of its trainer log."""
         from mathbench.core.jobs.training import TrainerLog, TRAINER_LOG
 
@@ -173,12 +187,13 @@ class TrainScreen(WorkbenchScreen):
             self._show_source()
             self.poll_training()
 
+    @work(thread=True, exclusive=True, group="train-pick", exit_on_error=False)
     def attach_job(self, job_id: str) -> None:
         """Watch the output dir of job *job_id* (called by the jobs screen)."""
         from mathbench.core.jobs.registry import get_job
 
         job = get_job(self.workspace, job_id)
-        self.watch(job.output_dir or job.dir, job_id=job.id)
+        self.post_message(TrainingFound(Path(job.output_dir or job.dir), job.id))
 
     def _show_source(self) -> None:
         source = self.query_one("#train-source", Static)
@@ -191,7 +206,6 @@ class TrainScreen(WorkbenchScreen):
     def _tick(self) -> None:
         if self._log is not None:
             self.poll_training()
-        self.query_one("#train-log", LogTail).poll()
 
     # reading ------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="train-poll", exit_on_error=False)
@@ -230,7 +244,7 @@ class TrainScreen(WorkbenchScreen):
             lr=p.lr, throughput=p.throughput, total_tokens=p.total_tokens,
             checkpoints=tuple(c.step for c in status.checkpoints), finished=status.finished,
             errors=tuple(p.errors[-3:]), job_id=job.id if job else None, job_state=job.state if job else None,
-            exit_code=job.exit_code if job else None, gpu_line=status_line(),
+            exit_code=job.exit_code if job else None, gpu_line=status_line(), log_path=_log_file(output_dir, job),
             loss_chart=ChartData("loss", tuple(loss_series), xlabel="step"),
             lr_chart=ChartData("learning rate", (Series("lr", *lrs),), xlabel="step"),
         )
@@ -240,23 +254,15 @@ class TrainScreen(WorkbenchScreen):
         view = message.view
         if view.output_dir != self.output_dir:
             return
-        first = self.view is None
         self.view = view
         self.query_one("#train-stats", Static).update(_stats_table(view))
         bar = self.query_one("#train-progress", ProgressBar)
         bar.update(total=100, progress=view.percentage or 0.0)
-        self.query_one("#train-loss-chart", LineChart).show(view.loss_chart)
-        self.query_one("#train-lr-chart", LineChart).show(view.lr_chart)
-        if first:
-            job = None
-            if self.job_id:
-                from mathbench.core.jobs.registry import get_job
-
-                try:
-                    job = get_job(self.workspace, self.job_id)
-                except Exception:  # noqa: BLE001
-                    job = None
-            self.query_one("#train-log", LogTail).follow(_log_file(view.output_dir, job))
+        self.query_one("#train-loss-chart", Chart).show(view.loss_chart)
+        self.query_one("#train-lr-chart", Chart).show(view.lr_chart)
+        log = self.query_one("#train-log", LogView)
+        if log.path != view.log_path:
+            log.follow(view.log_path)
 
     # actions ------------------------------------------------------------------------------
     def action_launch(self) -> None:
@@ -284,7 +290,7 @@ class TrainScreen(WorkbenchScreen):
 
     def on_training_launched(self, message: TrainingLaunched) -> None:
         self.notify(f"Job {message.job_id} started.", title="Train")
-        self.watch(message.output_dir, job_id=message.job_id)
+        self.follow_output(message.output_dir, job_id=message.job_id)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(message.error, title=f"Train: {message.what} failed", severity="error", timeout=10)
@@ -300,7 +306,7 @@ class TrainScreen(WorkbenchScreen):
                 if not target.is_dir():
                     self.notify(f"{target}: no such folder", severity="error")
                     return
-                self.watch(target)
+                self.follow_output(target)
 
         self.app.push_screen(PromptScreen("Watch a LLaMA-Factory output dir:", str(self.output_dir or ""),
                                           "folder holding trainer_log.jsonl"), chosen)
@@ -309,7 +315,7 @@ class TrainScreen(WorkbenchScreen):
         if not self.job_id or (self.view and self.view.job_state not in (None, "starting", "running")):
             self.notify("The watched run is not a running job.", title="Train")
             return
-        from mathbench.tui.widgets.jobs_confirm import ConfirmScreen
+        from mathbench.tui.widgets.confirm import ConfirmScreen
 
         job_id = self.job_id
 
@@ -339,7 +345,7 @@ class TrainScreen(WorkbenchScreen):
 
     def action_reload(self) -> None:
         if self.output_dir is not None:
-            self.watch(self.output_dir, job_id=self.job_id)
+            self.follow_output(self.output_dir, job_id=self.job_id)
 
 
 def _fmt(value: float | None, spec: str = ".4g") -> str:

@@ -24,6 +24,8 @@ class WorkbenchScreen(Screen):
     """A top-level workbench screen: header, the screen's body, footer of its keys."""
 
     TITLE = "mathbench"
+    AUTO_FOCUS = None
+    """Nothing takes focus by itself: single keys reach the screen until the user moves into a box."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -33,6 +35,10 @@ class WorkbenchScreen(Screen):
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between header and footer."""
         return iter(())
+
+    def unsaved_work(self) -> str | None:
+        """What quitting now would lose on this screen (None: nothing)."""
+        return None
 
     @property
     def workspace(self):
