@@ -19,12 +19,14 @@ async def test_gpu_screen_without_nvml_says_no_gpu(tmp_path, monkeypatch):
         assert "no NVIDIA GPU" in shown_text(app.screen.query_one(GpuPanel))
 
 
-async def test_gpu_panel_draws_gpus_history_and_processes(tmp_path):
+async def test_gpu_panel_draws_gpus_history_and_processes(tmp_path, monkeypatch):
     snap = gpu.GpuSnapshot(1.0, True, [gpu.GpuInfo(
         0, "NVIDIA H100 80GB HBM3", util=87.0, mem_used=61 * 2**30, mem_total=80 * 2**30, temperature=71.0,
         power=312.0, power_limit=700.0, processes=[gpu.GpuProcess(4242, 60 * 2**30, "python")])], driver="570.1")
     monitor = gpu.GpuMonitor(history=10)
     monitor.add(snap)
+    # The screen's own sampler must not replace the snapshot drawn here with this machine's (no GPU).
+    monkeypatch.setattr(gpu, "snapshot", lambda: snap)
     ws = open_workspace(tmp_path / "ws", sample=False)
     app = MathbenchApp(ws, start="gpu")
     async with app.run_test(size=(160, 48)) as pilot:

@@ -29,8 +29,12 @@ async def test_screens_fit_the_terminal(tmp_path, size):
         lines = screen_lines(app)
         assert len(lines) == height and "Home" in lines[0]
         assert "Help" in lines[-1] or "Commands" in lines[-1]  # the footer is on the last row
-        assert home.query_one("#home-side").display is (width >= 120)
+        # The workspace panel stays (beside the runs, or under them when narrow) and every number of a run shows.
+        assert home.query_one("#home-side").display and _inside(home.query_one("#home-workspace"), size)
         assert _inside(home.query_one(ItemList), size)
+        header = lines[home.query_one(ItemList).region.y]
+        for column in ("items", "acc", "uncertain", "status"):
+            assert column in header
 
         await pilot.press("3")
         results = app.screen

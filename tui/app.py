@@ -47,6 +47,7 @@ class MathbenchApp(App):
     CSS_PATH = "styles/app.tcss"
     COMMANDS = App.COMMANDS | {_screens_provider, _actions_provider}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    NOTIFICATION_TIMEOUT = 4
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
         # The footer shows the palette's own "^p Commands" at its right end; this adds ':' without a second entry.
@@ -159,9 +160,15 @@ class MathbenchApp(App):
         self.switch_mode(name)
 
     def action_leave_input(self) -> None:
-        """Take focus out of a text box, list or form field so that single keys reach the screen again."""
-        if self.focused is not None:
+        """Take focus out of a text box so that single keys reach the screen again; in a dialog with
+        nothing typed into, close it."""
+        from textual.screen import ModalScreen
+        from textual.widgets import Input, Select, TextArea
+
+        if isinstance(self.focused, (Input, TextArea, Select)):
             self.screen.set_focus(None)
+        elif isinstance(self.screen, ModalScreen) and hasattr(self.screen, "action_cancel"):
+            self.screen.action_cancel()
 
     def unsaved_work(self) -> list[str]:
         """What quitting now would lose, one line per screen that holds unsaved work."""

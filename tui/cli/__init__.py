@@ -54,7 +54,17 @@ def main(argv: list[str] | None = None) -> int:
         from mathbench.tui.cli.app import open_workbench
 
         return open_workbench(args) or 0
-    return func(args) or 0
+    try:
+        rc = func(args) or 0
+        sys.stdout.flush()  # a reader that left early shows up here, not at interpreter exit
+        return rc
+    except BrokenPipeError:
+        # The reader went away (`mathbench jobs | head`): stop quietly, as a Unix tool killed by SIGPIPE does.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13
 
 
 if __name__ == "__main__":

@@ -96,91 +96,75 @@ def _ci(ci: list | None) -> str:
     return "—" if not ci else f"{100 * ci[0]:.0f}–{100 * ci[1]:.0f}%"
 
 
-def _table(title: str):
-    from rich import box
-    from rich.table import Table
+def _bucket_table(out, title: str, buckets: dict, label: str):
+    from mathbench.tui.cli.tables import Col, fit_table
 
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-
-
-def _bucket_table(title: str, buckets: dict, label: str):
-    table = _table(title)
-    table.add_column(label, no_wrap=True, overflow="ellipsis", max_width=24)
-    for col in ("n", "correct", "wrong", "unsure", "err", "acc", "95% CI", "share"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for key, b in buckets.items():
-        table.add_row(str(key), str(b["total"]), str(b["correct"]), str(b["wrong"]), str(b["uncertain"]),
-                      str(b["errors"]), _pct(b["accuracy"]), _ci(b["ci95"]), _pct(b.get("share_of_correct")))
-    return table
+    columns = [Col(label, keep=9), Col("n", "right", 8), Col("correct", "right", 3), Col("wrong", "right", 2),
+               Col("unsure", "right", 4), Col("err", "right", 1), Col("acc", "right", 9), Col("95% CI", "right", 6),
+               Col("share", "right", 0)]
+    rows = [[str(key), str(b["total"]), str(b["correct"]), str(b["wrong"]), str(b["uncertain"]), str(b["errors"]),
+             _pct(b["accuracy"]), _ci(b["ci95"]), _pct(b.get("share_of_correct"))] for key, b in buckets.items()]
+    return fit_table(out, title, columns, rows)
 
 
 _MARK = {"correct": "[green]✓[/]", "wrong": "[red]✗[/]", "uncertain": "[yellow]?[/]"}
 
 
 def _print_report(summary: dict, comparison: dict | None, n_flips: int) -> None:
-    from rich.console import Console
+    from mathbench.tui.cli.tables import Col, console, fit_table
 
-    console = Console()
+    out = console()
     human = summary["human"]
-    console.print(
+    out.print(
         f"[bold]{summary.get('run', '')}[/]  accuracy [bold]{_pct(summary['accuracy'])}[/] "
         f"({summary['correct']}/{summary['total']}, 95% CI {_ci(summary['ci95'])})  "
         f"correct {summary['correct']} · wrong {summary['wrong']} · uncertain {summary['uncertain']} · "
-        f"errors {summary['errors']}"
+        f"errors {summary['errors']}", highlight=False,
     )
-    console.print(
+    out.print(
         f"[dim]human verdicts applied: {human['reviewed']} reviewed, {human['overrides']} overriding the grader "
         f"(grader alone {_pct(summary['grader']['accuracy'])}); {human['pending']} uncertain left to review; "
-        f"upper bound if all uncertain were right {_pct(summary['accuracy_upper'])}[/]"
+        f"upper bound if all uncertain were right {_pct(summary['accuracy_upper'])}[/]", highlight=False,
     )
     if summary["by_level"]:
-        console.print(_bucket_table("By level", summary["by_level"], "level"))
+        out.print(_bucket_table(out, "By level", summary["by_level"], "level"))
     if summary["by_subject"]:
-        console.print(_bucket_table("By subject", summary["by_subject"], "subject"))
+        out.print(_bucket_table(out, "By subject", summary["by_subject"], "subject"))
     if comparison is None:
         return
     a, b = comparison["a"], comparison["b"]
-    console.print(
+    out.print(
         f"\n[bold]A[/] {a['name']} {_pct(a['accuracy'])} ({a['correct']}/{a['total']})  vs  "
         f"[bold]B[/] {b['name']} {_pct(b['accuracy'])} ({b['correct']}/{b['total']}); "
-        f"on {comparison['common']} common items A {_pct(a['common_accuracy'])}, B {_pct(b['common_accuracy'])}"
+        f"on {comparison['common']} common items A {_pct(a['common_accuracy'])}, B {_pct(b['common_accuracy'])}",
+        highlight=False,
     )
     for group in ("level", "subject"):
-        rows = comparison[f"by_{group}"]
-        if not rows:
+        buckets = comparison[f"by_{group}"]
+        if not buckets:
             continue
-        table = _table(f"A vs B by {group}")
-        for col in (group, "A n", "A acc", "B n", "B acc", "Δ pts"):
-            table.add_column(col, justify="left" if col == group else "right", no_wrap=True,
-                             overflow="ellipsis", max_width=24 if col == group else None)
-        for key, row in rows.items():
+        columns = [Col(group, keep=9), Col("A n", "right", 3), Col("A acc", "right", 8), Col("B n", "right", 2),
+                   Col("B acc", "right", 8), Col("Δ pts", "right", 9)]
+        rows = []
+        for key, row in buckets.items():
             delta = row["delta"]
             shown = "—" if delta is None else f"{100 * delta:+.1f}"
             style = "" if delta is None or delta == 0 else ("green" if delta > 0 else "red")
-            table.add_row(str(key), str(row["a_total"]), _pct(row["a_accuracy"]), str(row["b_total"]),
-                          _pct(row["b_accuracy"]), f"[{style}]{shown}[/]" if style else shown)
-        console.print(table)
+            rows.append([str(key), str(row["a_total"]), _pct(row["a_accuracy"]), str(row["b_total"]),
+                         _pct(row["b_accuracy"]), f"[{style}]{shown}[/]" if style else shown])
+        out.print(fit_table(out, f"A vs B by {group}", columns, rows))
     for direction, title in (("right_to_wrong", "right → wrong"), ("wrong_to_right", "wrong → right")):
         flips = comparison["flips"][direction]
-        table = _table(f"{title}: {len(flips)}" + (f" (first {n_flips})" if len(flips) > n_flips else ""))
+        if not flips:
+            out.print(f"[dim]{title}: none[/]")
+            continue
         shown = flips[:n_flips]
-        id_w = min(24, max((len(str(f["id"])) for f in shown), default=2))
-        lvl_w = min(10, max([5] + [len(str(f["level"] or "")) for f in shown]))
-        subj_w = min(14, max([7] + [len(str(f["subject"] or "")) for f in shown]))
-        table.add_column("id", no_wrap=True, min_width=id_w, max_width=id_w)
-        table.add_column("A", no_wrap=True, min_width=1)
-        table.add_column("B", no_wrap=True, min_width=1)
-        table.add_column("level", no_wrap=True, overflow="ellipsis", min_width=lvl_w, max_width=lvl_w)
-        table.add_column("subject", no_wrap=True, overflow="ellipsis", min_width=subj_w, max_width=subj_w)
-        question_w = max(10, console.width - id_w - lvl_w - subj_w - 16)
-        table.add_column("question", no_wrap=True, overflow="ellipsis", max_width=question_w)
-        for f in shown:
-            table.add_row(str(f["id"]), _MARK.get(f["a"], "·"), _MARK.get(f["b"], "·"), str(f["level"] or ""),
-                          str(f["subject"] or ""), f["question"].replace("\n", " "))
-        if flips:
-            console.print(table)
-        else:
-            console.print(f"[dim]{title}: none[/]")
+        columns = [Col("id", keep=9), Col("A", keep=8), Col("B", keep=8), Col("level", keep=3),
+                   Col("subject", keep=2), Col("question", keep=7, shrink=True)]
+        rows = [[str(f["id"]), _MARK.get(f["a"], "·"), _MARK.get(f["b"], "·"), str(f["level"] or ""),
+                 str(f["subject"] or ""), f["question"].replace("\n", " ")] for f in shown]
+        heading = f"{title}: {len(flips)}" + (f" (first {n_flips})" if len(flips) > n_flips else "")
+        out.print(fit_table(out, heading, columns, rows))
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -197,21 +181,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     import time
 
-    from rich.console import Console
+    from mathbench.tui.cli.tables import Col, console, fit_table
 
-    table = _table(f"Runs in {root}")
-    longest = max(len(i.name) for i in infos)
-    table.add_column("name", no_wrap=True, overflow="ellipsis", min_width=min(longest, 24))
-    for col in ("benchmark", "model", "created", "items", "acc", "state"):
-        table.add_column(col, justify="right" if col in ("items", "acc") else "left", no_wrap=True,
-                         overflow="ellipsis", max_width=20 if col in ("benchmark", "model") else None)
+    columns = [Col("name", keep=9), Col("benchmark", keep=2), Col("model", keep=4), Col("created", keep=1),
+               Col("items", "right", 8), Col("acc", "right", 9), Col("state", keep=6)]
+    rows = []
     for i in infos:
         created = time.strftime("%m-%d %H:%M", time.localtime(i.created)) if i.created else ""
         items = f"{i.total}/{i.planned}" if i.planned and i.planned != i.total else str(i.total)
         state = "unreadable" if i.error else (i.status or "")
         bench = Path(i.benchmark).name if i.benchmark and "/" in i.benchmark else (i.benchmark or "?")
-        table.add_row(i.name, bench, i.model or "?", created, items, _pct(i.accuracy), state)
-    Console().print(table)
+        rows.append([i.name, bench, i.model or "?", created, items, _pct(i.accuracy), state])
+    out = console()
+    out.print(fit_table(out, f"Runs in {root}", columns, rows))
     for i in infos:
         if i.error:
             print(f"warning: {i.error}", file=sys.stderr)

@@ -250,10 +250,17 @@ class AdjudicateScreen(WorkbenchScreen):
         record = state.record
         facts = self.query_one("#adj-facts", Static)
         if record is None:
+            if state.total == 0:
+                kind = "uncertain or wrong" if state.include_wrong else "uncertain"
+                message = (f"[b]Nothing to adjudicate:[/] {state.run_name} has no {kind} items; "
+                           "the grader was sure of every answer.")
+            else:
+                message = f"[b green]Queue done:[/] all {state.total} items have a human verdict."
             facts.update(Text.from_markup(
-                f"[b green]Queue done:[/] all {state.total} items have a human verdict."
+                message
                 + ("" if state.include_wrong else "  Press [b]w[/b] to also review the items graded wrong.")
                 + ("  [b]u[/b] undoes the last decision." if state.can_undo else "")
+                + "  [b]o[/b] picks another run."
             ))
             self.query_one("#adj-question", Static).update("")
             self.query_one("#adj-final", Static).update("")

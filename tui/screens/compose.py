@@ -79,7 +79,6 @@ class ComposeScreen(WorkbenchScreen):
 
     TITLE = "Compose"
     CSS_PATH = "../styles/compose.tcss"
-    AUTO_FOCUS = "#compose-solve-btn"
     BINDINGS = [
         Binding("ctrl+r,f5", "solve", "Solve", id="compose.solve", tooltip="Ask the model to solve the problem with code"),
         Binding("ctrl+t,f6", "run_code", "Run code", id="compose.run", tooltip="Run the code box in the sandbox, refresh the output"),
@@ -91,9 +90,10 @@ class ComposeScreen(WorkbenchScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="compose-body"):
             with Horizontal(id="compose-endpoint", classes="form-row"):
-                yield Input(placeholder="base URL, e.g. http://127.0.0.1:8000/v1", id="compose-url")
-                yield Input(placeholder="model (blank: ask the server)", id="compose-model")
-                yield Select([("zh prompt", "zh"), ("en prompt", "en")], value="zh", allow_blank=False, id="compose-prompt")
+                yield Input(placeholder="base URL, e.g. http://127.0.0.1:8000/v1", id="compose-url", compact=True)
+                yield Input(placeholder="model (blank: ask the server)", id="compose-model", compact=True)
+                yield Select([("zh prompt", "zh"), ("en prompt", "en")], value="zh", allow_blank=False, id="compose-prompt",
+                             compact=True)
             yield Label("Problem", classes="pane-title")
             yield TextArea(id="compose-problem", soft_wrap=True)
             with Grid(id="compose-parts"):
@@ -110,13 +110,23 @@ class ComposeScreen(WorkbenchScreen):
                     yield Label("Final answer", classes="pane-title")
                     yield TextArea(id="compose-final", soft_wrap=True)
             with Horizontal(id="compose-save-row", classes="form-row"):
-                yield Input(value=DEFAULT_DATASET, placeholder="dataset file in the workspace's datasets/", id="compose-dataset")
+                yield Input(value=DEFAULT_DATASET, placeholder="dataset file in the workspace's datasets/", id="compose-dataset",
+                            compact=True)
                 yield Button("Solve", id="compose-solve-btn", variant="primary")
                 yield Button("Save", id="compose-save-btn", variant="success")
-            yield Static("p: type a problem, then ctrl+r to solve.", id="compose-status")
+            yield Static("p: type a problem (esc leaves the box), then ctrl+r to solve.", id="compose-status")
 
     def on_mount(self) -> None:
+        self._saved = self._snapshot()
         self.find_endpoint()
+
+    def _snapshot(self) -> tuple[str, ComposeParts]:
+        return self._text("compose-problem"), self.parts
+
+    def unsaved_work(self) -> str | None:
+        if self._text("compose-problem").strip() and self._snapshot() != getattr(self, "_saved", None):
+            return "the composed item (not saved)"
+        return None
 
     def on_screen_resume(self) -> None:
         if not self.query_one("#compose-url", Input).value:
@@ -199,6 +209,7 @@ class ComposeScreen(WorkbenchScreen):
     def action_clear(self) -> None:
         self.query_one("#compose-problem", TextArea).load_text("")
         self._set_parts(ComposeParts())
+        self._saved = self._snapshot()
         self._status("Cleared.")
         self.query_one("#compose-problem", TextArea).focus()
 
@@ -293,6 +304,7 @@ class ComposeScreen(WorkbenchScreen):
         self._status(f"Code ran: [{colour}]{message.status}[/] in {message.duration:.2f}s.")
 
     def on_item_saved(self, message: ItemSaved) -> None:
+        self._saved = self._snapshot()
         self._status(f"[green]Saved[/] to {message.path} ({message.count} items).")
         self.notify(f"Item saved to {message.path.name}", title="Compose")
 

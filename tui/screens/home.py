@@ -22,14 +22,14 @@ def _status_style(value: str) -> str | None:
 
 
 RUN_COLUMNS = [
-    Column("run", 22),
+    Column("run"),
     Column("benchmark", 16, hide_below=100),
-    Column("model", 16),
-    Column("items", 6, "right"),
+    Column("model", 14),
+    Column("items", 5, "right"),
     Column("acc", 6, "right"),
-    Column("uncertain", 9, "right", hide_below=90),
-    Column("status", 9, style=_status_style),
-    Column("when"),
+    Column("uncertain", 9, "right"),
+    Column("status", 10, style=_status_style),
+    Column("when", 11),
 ]
 
 
@@ -46,7 +46,7 @@ class WorkspaceRead(Message):
 def _when(created: float | None) -> str:
     if not created:
         return ""
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
+    return time.strftime("%m-%d %H:%M", time.localtime(created))
 
 
 class HomeScreen(WorkbenchScreen):
@@ -77,7 +77,7 @@ class HomeScreen(WorkbenchScreen):
             with Vertical(id="home-side"):
                 yield Static("Workspace", classes="pane-title")
                 yield Static(id="home-workspace")
-                yield Static("Screens", classes="pane-title")
+                yield Static("Screens", classes="pane-title screens-title")
                 yield Static(self._screens_text(), id="home-screens")
 
     def _screens_text(self) -> str:

@@ -1,29 +1,35 @@
-"""One item of a run in full: problem, gold, extracted answer, grader's reason, every turn and execution."""
+"""One item of a run in full: problem, gold, extracted answer, grader's reason, every turn and execution;
+beside it the same problem in a second run when opened from a comparison."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
-from mathbench.tui.widgets.common import VERDICT_STYLES
+from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchFooter
 from mathbench.tui.widgets.conversation import ConversationView
-from mathbench.tui.widgets.run_data import RunSnapshot
+from mathbench.tui.widgets.run_data import RunSnapshot, VerdictOverridden, VerdictOverrides
 
 
-def item_facts(record: dict[str, Any], snapshot: RunSnapshot | None) -> Table:
+def item_facts(record: dict[str, Any], adjudications: dict[Any, dict] | None, title: str = "") -> Table:
     """The item's key facts as a two-column grid."""
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(ratio=1)
+    if title:
+        grid.add_row("run", Text(title, style="bold underline"))
     grader = record.get("verdict") or ("error" if record.get("error") else "—")
     verdict = Text(str(grader), style=f"bold {VERDICT_STYLES.get(str(grader), '')}")
-    adj = snapshot.adjudications.get(record.get("id")) if snapshot else None
+    adj = adjudications.get(record.get("id")) if adjudications else None
     if adj and adj.get("verdict"):
         human = str(adj["verdict"])
         verdict.append("  human: ", style="bold")
@@ -55,26 +61,34 @@ def item_facts(record: dict[str, Any], snapshot: RunSnapshot | None) -> Table:
     return grid
 
 
-class ItemScreen(Screen):
-    """Shows one item; left/right (or n/p) step through the list it was opened from."""
+class ItemScreen(VerdictOverrides, Screen):
+    """Shows one item; left/right step through the list it was opened from; y/n/u set the human verdict."""
 
     TITLE = "Item"
     BINDINGS = [
         Binding("escape,q,backspace", "close", "Back", id="item.close", tooltip="Back to the list"),
-        Binding("right,n", "step(1)", "Next", id="item.next", tooltip="Next item of the list"),
-        Binding("left,p", "step(-1)", "Prev", id="item.prev", tooltip="Previous item of the list"),
+        Binding("right", "step(1)", "Next", id="item.next", tooltip="Next item of the list"),
+        Binding("left", "step(-1)", "Prev", id="item.prev", tooltip="Previous item of the list"),
+        Binding("y", "verdict('correct')", "Correct", id="item.correct", tooltip="Override: a human says correct"),
+        Binding("n", "verdict('wrong')", "Wrong", id="item.wrong", tooltip="Override: a human says wrong"),
+        Binding("u", "verdict(None)", "Undo verdict", id="item.undo", tooltip="Take back the last human verdict"),
         Binding("r", "reference", "Gold text", id="item.reference", tooltip="Show or hide the full gold reference"),
     ]
 
     def __init__(self, records: list[dict[str, Any]], index: int, snapshot: RunSnapshot | None = None, *,
-                 others: dict[Any, dict[str, Any] | None] | None = None, other_name: str = "") -> None:
+                 others: dict[Any, dict[str, Any] | None] | None = None, other_name: str = "",
+                 run_path: Path | None = None, run_name: str = "") -> None:
         super().__init__()
         self.records = records
         self.index = index
         self.snapshot = snapshot
         self.others = others or {}
-        """The same problem's record in a second run, by id, shown beside this one's facts."""
+        """The same problem's record in a second run, by id, shown beside this one."""
         self.other_name = other_name
+        self.run_path = run_path or (snapshot.path if snapshot else None)
+        """The run whose verdicts y/n/u change (None: read-only)."""
+        self.run_name = run_name or (snapshot.name if snapshot else "")
+        self.adjudications: dict[Any, dict] = dict(snapshot.adjudications) if snapshot else {}
         self.show_reference = False
 
     @property
@@ -83,31 +97,45 @@ class ItemScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="item-facts")
-        yield Static(id="item-reference")
-        yield ConversationView(id="item-conversation")
-        yield Footer(compact=True)
+        with Horizontal(id="item-panes"):
+            with Vertical(id="item-a", classes="item-pane"):
+                yield Static(id="item-facts")
+                yield Static(id="item-reference")
+                yield ConversationView(id="item-conversation")
+            if self.others:
+                with Vertical(id="item-b", classes="item-pane"):
+                    yield Static(id="item-facts-b")
+                    yield ConversationView(id="item-conversation-b")
+        yield WorkbenchFooter()
 
     def on_mount(self) -> None:
         self.show_item()
-        self.query_one(ConversationView).focus()
+        self.query_one("#item-conversation", ConversationView).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "verdict":
+            return self.run_path is not None
+        return True
 
     def show_item(self) -> None:
         record = self.record
         self.sub_title = f"{self.index + 1} of {len(self.records)}"
-        facts = item_facts(record, self.snapshot)
-        other = self.others.get(record.get("id"))
-        if other is not None:
-            verdict = str(other.get("verdict") or "error")
-            facts.add_row(f"in {self.other_name or 'B'}", Text.assemble(
-                (verdict, f"bold {VERDICT_STYLES.get(verdict, '')}"),
-                f"  predicted {other.get('pred_answer')}  ({other.get('reason') or '—'})",
-            ))
-        self.query_one("#item-facts", Static).update(facts)
+        title = f"{self.run_name} (A)" if self.others and self.run_name else ""
+        self.query_one("#item-facts", Static).update(item_facts(record, self.adjudications, title))
         reference = self.query_one("#item-reference", Static)
         reference.display = self.show_reference
         reference.update(Text(f"gold reference:\n{record.get('gold') or '—'}"))
-        self.query_one(ConversationView).show(record)
+        self.query_one("#item-conversation", ConversationView).show(record)
+        if self.others:
+            other = self.others.get(record.get("id"))
+            facts_b = self.query_one("#item-facts-b", Static)
+            conversation_b = self.query_one("#item-conversation-b", ConversationView)
+            if other is None:
+                facts_b.update(Text(f"in {self.other_name or 'B'}: this problem was not run", style="dim"))
+                conversation_b.show({})
+            else:
+                facts_b.update(item_facts(other, None, f"in {self.other_name or 'B'} (B)"))
+                conversation_b.show(other)
 
     def action_step(self, delta: int) -> None:
         index = self.index + delta
@@ -117,6 +145,19 @@ class ItemScreen(Screen):
 
     def action_reference(self) -> None:
         self.show_reference = not self.show_reference
+        self.show_item()
+
+    def action_verdict(self, verdict: str | None) -> None:
+        if self.run_path is not None:
+            self.override(self.run_path, self.record, verdict)
+
+    @on(VerdictOverridden)
+    def overridden(self, message: VerdictOverridden) -> None:
+        self.adjudications = message.adjudications
+        if self.snapshot is not None:
+            self.snapshot.adjudications = message.adjudications
+        human = (message.adjudications.get(message.record_id) or {}).get("verdict")
+        self.notify(f"{message.record_id}: human verdict {human or 'taken back (grader stands)'}", title="Verdict")
         self.show_item()
 
     def action_close(self) -> None:

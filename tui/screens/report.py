@@ -10,11 +10,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static
 
 from mathbench.tui.widgets.chart import SERIES_COLORS, Chart, ChartData, bar_chart
+from mathbench.tui.widgets.compare_table import compare_table
 from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line, pct
 from mathbench.tui.widgets.item_list import Column, ItemList
 from mathbench.tui.widgets.run_data import run_signature
@@ -24,8 +25,9 @@ class ReportReady(Message):
     """A run's summary (and its comparison with a second run) was computed."""
 
     def __init__(self, run_path: Path, compare_path: Path | None, summary: dict, comparison: dict | None,
-                 records: dict[Any, dict], other_records: dict[Any, dict]) -> None:
+                 records: dict[Any, dict], other_records: dict[Any, dict], signature: tuple = ()) -> None:
         super().__init__()
+        self.signature = signature
         self.run_path = run_path
         self.compare_path = compare_path
         self.summary = summary
@@ -124,32 +126,37 @@ class ReportScreen(WorkbenchScreen):
                     yield Chart(id=f"chart-{i}", classes="report-chart")
             with Vertical(id="report-compare"):
                 yield Static(id="report-legend")
-                with Grid(id="report-compare-charts"):
-                    yield Chart(id="compare-level", classes="report-chart")
-                    yield Chart(id="compare-subject", classes="report-chart")
+                with Horizontal(id="report-compare-top"):
+                    with VerticalScroll(id="report-compare-table-pane"):
+                        yield Static(id="report-compare-table")
+                    with Grid(id="report-compare-charts"):
+                        yield Chart(id="compare-level", classes="report-chart")
+                        yield Chart(id="compare-subject", classes="report-chart")
                 yield Static(id="report-flips-title", classes="pane-title")
                 yield ItemList(columns=FLIP_COLUMNS, id="report-flips")
 
     def on_screen_resume(self) -> None:
         if self.app.current_run is None:
             self.query_one("#report-status", Static).update("No run to report: choose one with o.")
-        elif run_signature(self.app.current_run, self.app.compare_run) != self._shown:
-            # A new run, or its verdicts changed (adjudication) while the screen was hidden.
-            self.action_reload()
+        else:
+            # Computed again only for a new run, or when its verdicts changed while the screen was hidden.
+            self.compute(self.app.current_run, self.app.compare_run, only_if_changed=True)
 
     def action_reload(self) -> None:
         if self.app.current_run is None:
             return
-        self._shown = run_signature(self.app.current_run, self.app.compare_run)
         self.query_one("#report-status", Static).update(f"computing the report of {self.app.current_run.name}…")
         self.compute(self.app.current_run, self.app.compare_run)
 
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
-    def compute(self, run_path: Path, compare_path: Path | None) -> None:
+    def compute(self, run_path: Path, compare_path: Path | None, only_if_changed: bool = False) -> None:
         """Summarize the run (and compare it) off the event loop."""
         from mathbench.core.evaluation.report import compare, summarize_records
         from mathbench.core.evaluation.rundir import RunDir
 
+        signature = run_signature(run_path, compare_path)
+        if only_if_changed and signature == self._shown:
+            return
         try:
             run = RunDir(run_path)
             records = run.load_results(strict=False)
@@ -164,7 +171,7 @@ class ReportScreen(WorkbenchScreen):
             self.post_message(ReportFailed(str(exc)))
             return
         self.post_message(ReportReady(run_path, compare_path, summary, comparison,
-                                      {r["id"]: r for r in records}, other))
+                                      {r["id"]: r for r in records}, other, signature))
 
     @on(ReportFailed)
     def failed(self, message: ReportFailed) -> None:
@@ -172,6 +179,7 @@ class ReportScreen(WorkbenchScreen):
 
     @on(ReportReady)
     def ready(self, message: ReportReady) -> None:
+        self._shown = message.signature
         self.summary, self.comparison = message.summary, message.comparison
         self.records, self.other_records = message.records, message.other_records
         s = message.summary
@@ -193,6 +201,7 @@ class ReportScreen(WorkbenchScreen):
         flips_table = self.query_one("#report-flips", ItemList)
         if comparison is None:
             self.query_one("#report-legend", Static).update("No second run chosen: press c to pick one.")
+            self.query_one("#report-compare-table", Static).update("")
             self.query_one("#report-flips-title", Static).update("")
             flips_table.set_rows([])
             self.flips = []
@@ -205,6 +214,7 @@ class ReportScreen(WorkbenchScreen):
             ("■", SERIES_COLORS[1]), " B ", (b["name"], "bold"), f" {pct(b['accuracy'])} ({b['correct']}/{b['total']})   ",
             (f"{comparison['common']} common items", "dim"),
         ))
+        self.query_one("#report-compare-table", Static).update(compare_table(comparison))
         level_chart, subject_chart = compare_charts(comparison)
         self.query_one("#compare-level", Chart).show(level_chart)
         self.query_one("#compare-subject", Chart).show(subject_chart)
@@ -236,7 +246,9 @@ class ReportScreen(WorkbenchScreen):
             return
         others = {f["id"]: self.other_records.get(f["id"]) for f in self.flips}
         other_name = self.comparison["b"]["name"] if self.comparison else ""
-        self.app.push_screen(ItemScreen(records, event.cursor, others=others, other_name=other_name))
+        self.app.push_screen(ItemScreen(records, event.cursor, others=others, other_name=other_name,
+                                        run_path=self.app.current_run,
+                                        run_name=self.comparison["a"]["name"] if self.comparison else ""))
 
     def action_pick_run(self) -> None:
         from mathbench.tui.widgets.run_picker import RunPicker

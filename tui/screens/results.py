@@ -13,7 +13,8 @@ from textual.widgets import Input, Static
 
 from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line
 from mathbench.tui.widgets.item_list import Column, ItemList
-from mathbench.tui.widgets.run_data import RunLoaded, RunLoadFailed, RunSnapshot, level_key, load_run, run_signature
+from mathbench.tui.widgets.run_data import (RunLoaded, RunLoadFailed, RunSnapshot, VerdictOverridden, VerdictOverrides,
+                                            level_key, load_run, run_signature)
 
 VERDICT_FILTERS = ("all", "correct", "wrong", "uncertain", "error", "human")
 SORTS = ("file", "id", "verdict", "level", "subject", "latency", "rounds")
@@ -37,6 +38,20 @@ COLUMNS = [
 ]
 
 
+def row_of(n: int, record: dict, snapshot: RunSnapshot, verdict: str) -> tuple[str, ...]:
+    """The table row of the *n*-th record (a human verdict is marked with *)."""
+    latency = record.get("latency")
+    pred = record.get("pred_answer")
+    return (
+        str(n), str(record.get("id")), verdict + ("*" if snapshot.is_human(record) else ""),
+        str(record.get("level") or ""), str(record.get("subject") or ""),
+        one_line(record.get("gold_answer"), 40), one_line(pred if pred is not None else "—", 40),
+        str(record.get("reason") or record.get("error") or ""),
+        f"{latency:.1f}" if isinstance(latency, (int, float)) else "",
+        one_line(record.get("question"), 300),
+    )
+
+
 def build_rows(snapshot: RunSnapshot) -> tuple[list[tuple[str, ...]], list[str], list[str]]:
     """Table rows, lower-cased search text and verdict of every record (done in the loading worker)."""
     rows: list[tuple[str, ...]] = []
@@ -44,17 +59,9 @@ def build_rows(snapshot: RunSnapshot) -> tuple[list[tuple[str, ...]], list[str],
     verdicts: list[str] = []
     for n, record in enumerate(snapshot.records, 1):
         verdict = snapshot.verdict_of(record)
-        latency = record.get("latency")
         pred = record.get("pred_answer")
         verdicts.append(verdict)
-        rows.append((
-            str(n), str(record.get("id")), verdict + ("*" if snapshot.is_human(record) else ""),
-            str(record.get("level") or ""), str(record.get("subject") or ""),
-            one_line(record.get("gold_answer"), 40), one_line(pred if pred is not None else "—", 40),
-            str(record.get("reason") or record.get("error") or ""),
-            f"{latency:.1f}" if isinstance(latency, (int, float)) else "",
-            one_line(record.get("question"), 300),
-        ))
+        rows.append(row_of(n, record, snapshot, verdict))
         haystacks.append(" ".join(
             str(x) for x in (record.get("id"), record.get("question"), record.get("gold_answer"), pred,
                              record.get("reason"), record.get("error")) if x is not None
@@ -65,14 +72,16 @@ def build_rows(snapshot: RunSnapshot) -> tuple[list[tuple[str, ...]], list[str],
 class RowsBuilt(RunLoaded):
     """A run was read and its table rows built."""
 
-    def __init__(self, snapshot: RunSnapshot, rows: list, haystacks: list[str], verdicts: list[str]) -> None:
+    def __init__(self, snapshot: RunSnapshot, rows: list, haystacks: list[str], verdicts: list[str],
+                 signature: tuple) -> None:
         super().__init__(snapshot)
         self.rows = rows
         self.haystacks = haystacks
         self.verdicts = verdicts
+        self.signature = signature
 
 
-class ResultsScreen(WorkbenchScreen):
+class ResultsScreen(VerdictOverrides, WorkbenchScreen):
     """All items of the app's current run in a table that draws only visible rows."""
 
     TITLE = "Results"
@@ -84,6 +93,12 @@ class ResultsScreen(WorkbenchScreen):
         Binding("t", "sort", "Sort", id="results.sort", tooltip="Cycle the sort column"),
         Binding("r", "reverse", "Reverse", id="results.reverse", tooltip="Reverse the sort order"),
         Binding("x", "clear", "Clear", id="results.clear", tooltip="Clear every filter"),
+        Binding("y", "verdict('correct')", "Correct", id="results.correct",
+                tooltip="Override the highlighted item: a human says correct"),
+        Binding("n", "verdict('wrong')", "Wrong", id="results.wrong",
+                tooltip="Override the highlighted item: a human says wrong"),
+        Binding("u", "verdict(None)", "Undo verdict", id="results.undo", show=False,
+                tooltip="Take back the highlighted item's last human verdict"),
         Binding("o", "pick_run", "Run…", id="results.pick-run", tooltip="Choose the run to show"),
         Binding("f5,ctrl+r", "reload", "Reload", id="results.reload", tooltip="Read the run again from disk"),
     ]
@@ -115,26 +130,28 @@ class ResultsScreen(WorkbenchScreen):
         wanted = self.app.current_run
         if wanted is None:
             self.query_one("#results-status", Static).update("No run yet: start one on the Eval screen (2) or press o.")
-        elif run_signature(wanted) != self._signature:
-            # A new run, or this one changed (new results, human verdicts) while the screen was hidden.
-            self.load(wanted)
+        else:
+            # Read again only when it is a new run, or this one changed while the screen was hidden.
+            self._load(wanted, only_if_changed=True)
 
     # -- loading ----------------------------------------------------------------------
 
     def load(self, path: Path) -> None:
         """Read *path* in a worker; the table fills when it arrives."""
         self.query_one("#results-status", Static).update(f"loading {path.name}…")
-        self._signature = run_signature(path)
         self._load(path)
 
     @work(thread=True, exclusive=True, group="results-load", exit_on_error=False)
-    def _load(self, path: Path) -> None:
+    def _load(self, path: Path, only_if_changed: bool = False) -> None:
+        signature = run_signature(path)
+        if only_if_changed and signature == self._signature:
+            return
         try:
             snapshot = load_run(path)
         except (OSError, ValueError) as exc:
             self.post_message(RunLoadFailed(path, str(exc)))
             return
-        self.post_message(RowsBuilt(snapshot, *build_rows(snapshot)))
+        self.post_message(RowsBuilt(snapshot, *build_rows(snapshot), signature))
 
     @on(RunLoadFailed)
     def load_failed(self, message: RunLoadFailed) -> None:
@@ -144,6 +161,7 @@ class ResultsScreen(WorkbenchScreen):
     def loaded(self, message: RowsBuilt) -> None:
         snapshot = message.snapshot
         self.snapshot = snapshot
+        self._signature = message.signature
         self.rows, self.haystacks, self.verdicts = message.rows, message.haystacks, message.verdicts
         if snapshot.problems:
             self.notify("\n".join(snapshot.problems[:5]), title="Skipped lines", severity="warning")
@@ -257,6 +275,26 @@ class ResultsScreen(WorkbenchScreen):
     def action_reload(self) -> None:
         if self.app.current_run is not None:
             self.load(self.app.current_run)
+
+    def action_verdict(self, verdict: str | None) -> None:
+        table = self.query_one(ItemList)
+        if self.snapshot is None or not self.shown or table.cursor >= len(self.shown):
+            return
+        self.override(self.snapshot.path, self.snapshot.records[self.shown[table.cursor]], verdict)
+
+    @on(VerdictOverridden)
+    def overridden(self, message: VerdictOverridden) -> None:
+        snapshot = self.snapshot
+        if snapshot is None or message.run_path != snapshot.path:
+            return
+        snapshot.adjudications = message.adjudications
+        for i, record in enumerate(snapshot.records):
+            if record.get("id") == message.record_id:
+                self.verdicts[i] = snapshot.verdict_of(record)
+                self.rows[i] = row_of(i + 1, record, snapshot, self.verdicts[i])
+        # The run changed on disk through this screen: no reload needed when it shows again.
+        self._signature = message.signature
+        self.refilter()
 
     def action_pick_run(self) -> None:
         from mathbench.tui.widgets.run_picker import RunPicker

@@ -9,7 +9,6 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -246,7 +245,6 @@ class SynthScreen(WorkbenchScreen):
         handled = view.accepted + view.rejected + view.errors
         bar = self.query_one("#synth-progress", ProgressBar)
         bar.update(total=view.total or max(1, handled), progress=handled)
-        counts = Table.grid(padding=(0, 2))
         row = [Text(f"accepted {view.accepted}", style="bold green"), Text(f"rejected {view.rejected}", style="yellow"),
                Text(f"errors {view.errors}", style="red"), Text(f"{handled}/{view.total or '?'}")]
         if view.started:
@@ -255,8 +253,8 @@ class SynthScreen(WorkbenchScreen):
             if handled and view.total and (view.job_state in ("running", "starting") or view.state == "running"):
                 row.append(Text(f"ETA {duration(elapsed / handled * (view.total - handled))}"))
         row.append(Text(view.job_state or view.state or "", style="bold"))
-        counts.add_row(*row)
-        self.query_one("#synth-counts", Static).update(counts)
+        # Joined text wraps at a narrow width instead of cutting the numbers off.
+        self.query_one("#synth-counts", Static).update(Text("  ").join(part for part in row if part.plain))
         if previous is None or previous.latest_accepted != view.latest_accepted:
             table = self.query_one("#synth-accepted", DataTable)
             table.clear()
@@ -301,13 +299,12 @@ class SynthScreen(WorkbenchScreen):
             return str(path if path.is_absolute() else root / path)
 
         out = Path(in_workspace(values["out"]))
-        argv = synth_command(
-            root, out, base_url=values["base_url"], model=values["model"],
-            pairs=in_workspace(values["pairs"]) if values.get("pairs") else None,
-            topic=[t.strip() for t in values.get("topics", "").split(",") if t.strip()],
-            limit=values.get("limit"), count=values.get("count"), concurrency=values.get("concurrency"),
-            dedupe_against=in_workspace(values["dedupe_against"]) if values.get("dedupe_against") else None,
-        )
+        options = {k: v for k, v in values.items() if k not in ("out", "topics")}
+        for name in ("pairs", "dedupe_against", "fewshot"):
+            if options.get(name):
+                options[name] = in_workspace(options[name])
+        options["topic"] = [t.strip() for t in values.get("topics", "").split(",") if t.strip()]
+        argv = synth_command(root, out, **options)
         env: dict[str, str] = {}
         key = workspace_api_key(self.workspace, create=False)
         if key:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
+from textual.widgets._footer import FooterKey
 
 VERDICT_STYLES = {
     "correct": "green",
@@ -20,6 +22,45 @@ VERDICT_STYLES = {
 VERDICT_MARKS = {"correct": "✓", "wrong": "✗", "uncertain": "?", "error": "!"}
 
 
+class WorkbenchFooter(Footer):
+    """The footer of the keys in force, leaving out the last ones that do not fit its width (`?` lists them all)."""
+
+    KEEP = ("help",)
+    """Actions shown whatever the width."""
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
+
+    @staticmethod
+    def _width(key: FooterKey) -> int:
+        return cell_len(key.key_display) + (cell_len(key.description) + 1 if key.description else 0) + 1
+
+    def compose(self) -> ComposeResult:
+        widgets = list(super().compose())
+        if any(not isinstance(w, FooterKey) for w in widgets):
+            yield from widgets  # grouped keys: shown as Textual lays them out
+            return
+        palette = [w for w in widgets if w.has_class("-command-palette")]
+        keys = [w for w in widgets if not w.has_class("-command-palette")]
+        budget = (self.size.width or self.app.size.width) - sum(self._width(w) + 1 for w in palette)
+        budget -= sum(self._width(w) for w in keys if w.action in self.KEEP)
+        shown = []
+        for key in keys:
+            if key.action in self.KEEP:
+                shown.append(key)
+            elif self._width(key) <= budget:
+                shown.append(key)
+                budget -= self._width(key)
+            else:
+                budget = -1  # keep the order: once one key is left out, so are the ones after it
+        self.styles.grid_size_columns = len(shown) + len(palette)
+        yield from shown
+        yield from palette
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.recompose)
+
+
 class WorkbenchScreen(Screen):
     """A top-level workbench screen: header, the screen's body, footer of its keys."""
 
@@ -30,7 +71,7 @@ class WorkbenchScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield from self.compose_body()
-        yield Footer(compact=True)
+        yield WorkbenchFooter()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between header and footer."""

@@ -1,24 +1,35 @@
-"""The form to start a synthesis job: pairs (scheme 3) or topics (scheme 1), teacher endpoint, output."""
+"""The form to start a synthesis job: every `mathbench synth` option, one row each, fitting 80×24 by scrolling."""
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 FIELDS = (
-    ("pairs", "question/answer pairs file, e.g. benchmarks/gsm8k_train.jsonl (scheme 3)"),
-    ("topics", "or topics for new problems, comma separated (scheme 1)"),
-    ("base_url", "teacher's OpenAI base URL"),
-    ("model", "teacher model name"),
-    ("out", "output .jsonl in the workspace's synth/"),
-    ("limit", "scheme 3: only the first N pairs"),
-    ("count", "scheme 1: problems per topic (default 10)"),
-    ("concurrency", "requests in flight (default 16)"),
-    ("dedupe_against", "dataset whose problems are skipped"),
+    ("pairs", "pairs file", "question/answer pairs, e.g. benchmarks/gsm8k_train.jsonl (scheme 3)"),
+    ("topics", "topics", "or topics for new problems, comma separated (scheme 1)"),
+    ("base_url", "base URL", "teacher's OpenAI base URL"),
+    ("model", "model", "teacher model name"),
+    ("out", "output", "output .jsonl in the workspace's synth/"),
+    ("limit", "limit", "scheme 3: only the first N pairs"),
+    ("count", "count", "scheme 1: problems per topic (default 10)"),
+    ("difficulty", "difficulty", "scheme 1: difficulty words (default medium)"),
+    ("concurrency", "concurrency", "requests in flight (default 16)"),
+    ("dedupe_against", "dedupe against", "dataset whose problems are skipped"),
+    ("fewshot", "few-shot from", "ShareGPT dataset of examples (default: the shipped ones)"),
+    ("shots", "shots", "few-shot examples per request (default 2)"),
+    ("prompt", "prompt", "zh (default), en, or a YAML file"),
+    ("observation_from", "output role", "human (default) or observation"),
+    ("max_rounds", "max rounds", "code blocks run per problem (default 1)"),
+    ("temperature", "temperature", "default 0.7"),
+    ("top_p", "top-p", "default 0.95"),
+    ("max_tokens", "max tokens", "default 2048"),
+    ("seed", "seed", "sampling and few-shot draw seed (default 0)"),
+    ("timeout", "timeout", "seconds per request (default 600)"),
 )
 
 
@@ -27,9 +38,10 @@ class SynthFormScreen(ModalScreen[dict | None]):
 
     DEFAULT_CSS = """
     SynthFormScreen { align: center middle; }
-    SynthFormScreen > Vertical { width: 110; max-width: 100%; height: auto; max-height: 95%; border: thick $accent; background: $surface; padding: 0 1; }
-    SynthFormScreen .field { height: 3; }
-    SynthFormScreen .field Label { width: 16; padding-top: 1; }
+    SynthFormScreen > Vertical { width: 110; max-width: 100%; height: auto; max-height: 100%; border: thick $accent; background: $surface; padding: 0 1; }
+    SynthFormScreen VerticalScroll { height: auto; max-height: 1fr; }
+    SynthFormScreen .field { height: 1; }
+    SynthFormScreen .field Label { width: 16; color: $text-muted; }
     SynthFormScreen .field Input { width: 1fr; }
     SynthFormScreen #synth-form-buttons { height: 3; align-horizontal: right; }
     """
@@ -46,10 +58,12 @@ class SynthFormScreen(ModalScreen[dict | None]):
         with Vertical():
             yield Label("Synthesize PoT items with a teacher model (kept only when the executed answer is right)",
                         classes="pane-title")
-            for name, hint in FIELDS:
-                with Horizontal(classes="field"):
-                    yield Label(name)
-                    yield Input(value=self.defaults.get(name, ""), placeholder=hint, id=f"synth-{name}")
+            with VerticalScroll():
+                for name, label, hint in FIELDS:
+                    with Horizontal(classes="field"):
+                        yield Label(label)
+                        yield Input(value=self.defaults.get(name, ""), placeholder=hint, id=f"synth-{name}",
+                                    compact=True)
             with Horizontal(id="synth-form-buttons"):
                 yield Button("Start [ctrl+s]", id="synth-form-go", variant="success")
                 yield Button("Cancel [ctrl+g]", id="synth-form-cancel")
@@ -57,7 +71,7 @@ class SynthFormScreen(ModalScreen[dict | None]):
     def values(self) -> dict[str, str]:
         """The non-blank fields."""
         out = {}
-        for name, _ in FIELDS:
+        for name, _, _ in FIELDS:
             value = self.query_one(f"#synth-{name}", Input).value.strip()
             if value:
                 out[name] = value

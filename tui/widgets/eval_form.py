@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 REMEMBERED = "eval_form"
@@ -31,7 +31,7 @@ FIELDS = (
     Field("model", "model", "served model name"),
     Field("concurrency", "concurrency", "default 16", "integer"),
     Field("limit", "limit", "blank: all", "integer"),
-    Field("max_rounds", "max rounds", "code blocks per problem", "integer"),
+    Field("max_rounds", "max rounds", "code blocks run per problem", "integer"),
     Field("max_tokens", "max tokens", "default 2048", "integer"),
     Field("temperature", "temperature", "default 0", "number"),
     Field("top_p", "top-p", "default 1", "number"),
@@ -39,14 +39,12 @@ FIELDS = (
     Field("shuffle_seed", "shuffle seed", "blank: in order", "integer"),
     Field("levels", "levels", "MATH levels, e.g. 1,2,3"),
     Field("subjects", "subjects", "e.g. Algebra,Geometry"),
-    Field("api_key_env", "key variable", "NAME of the env variable holding the key"),
-    Field("timeout", "request timeout s", "default 600", "number"),
-    Field("max_retries", "retries", "default 5", "integer"),
-    Field("code_timeout", "code timeout s", "default 10", "number"),
+    Field("api_key_env", "key variable", "NAME of the variable holding the key"),
+    Field("timeout", "timeout", "seconds per request, default 600", "number"),
+    Field("max_retries", "retries", "per request, default 5", "integer"),
+    Field("code_timeout", "code timeout", "seconds per code block, default 10", "number"),
     Field("name", "run name", "folder under runs/"),
 )
-PAIRS = (("concurrency", "limit"), ("max_rounds", "max_tokens"), ("temperature", "top_p"), ("seed", "shuffle_seed"),
-         ("timeout", "max_retries"))
 NOT_REMEMBERED = ("name",)
 
 
@@ -59,30 +57,19 @@ class EvalForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static("New eval (detached job)", classes="pane-title")
-        by_name = {f.name: f for f in FIELDS}
-        paired = {name for pair in PAIRS for name in pair}
         for field in FIELDS:
-            if field.name in paired:
-                pair = next(p for p in PAIRS if field.name in p)
-                if field.name != pair[0]:
-                    continue
-                with Horizontal(classes="eval-pair"):
-                    for name in pair:
-                        with Vertical():
-                            yield from self._field(by_name[name])
-                continue
-            yield from self._field(field)
+            with Horizontal(classes="eval-row"):
+                yield Label(field.label)
+                input_type = field.kind if field.kind in ("integer", "number") else "text"
+                yield Input(placeholder=field.hint, type=input_type, id=f"eval-{field.name.replace('_', '-')}",
+                            compact=True)
             if field.name == "subjects":
-                yield Label("prompt template")
-                yield Select([("zh", "zh"), ("en", "en")], value="zh", allow_blank=False, id="eval-prompt", compact=True)
+                with Horizontal(classes="eval-row"):
+                    yield Label("prompt")
+                    yield Select([("zh", "zh"), ("en", "en")], value="zh", allow_blank=False, id="eval-prompt",
+                                 compact=True)
         yield Checkbox("stream replies (SSE)", id="eval-stream", compact=True)
         yield Button("Start  (ctrl+s)", id="eval-start", variant="primary")
-
-    @staticmethod
-    def _field(field: Field) -> ComposeResult:
-        yield Label(field.label, classes="eval-label")
-        input_type = field.kind if field.kind in ("integer", "number") else "text"
-        yield Input(placeholder=field.hint, type=input_type, id=f"eval-{field.name.replace('_', '-')}", compact=True)
 
     def _input(self, name: str) -> Input:
         return self.query_one(f"#eval-{name.replace('_', '-')}", Input)

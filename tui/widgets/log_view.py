@@ -82,11 +82,13 @@ class LogLines(ScrollView, can_focus=True):
     LogLines { height: 1fr; overflow-x: auto; overflow-y: auto; }
     """
     BINDINGS = [
-        Binding("f", "toggle_follow", "Follow", id="log.follow", tooltip="Follow the end of the log (or stop)"),
-        Binding("w", "toggle_wrap", "Wrap", id="log.wrap", tooltip="Wrap long lines, or scroll sideways"),
-        Binding("slash", "search", "Search", id="log.search", tooltip="Search the log (text or regex)"),
-        Binding("n", "next_match(1)", "Next match", id="log.next", tooltip="Go to the next line that matches the search"),
-        Binding("N", "next_match(-1)", "Prev match", id="log.previous",
+        # Shown in the log's own status line rather than the footer, which keeps the screen's keys.
+        Binding("f", "toggle_follow", "Follow", id="log.follow", show=False, tooltip="Follow the end of the log (or stop)"),
+        Binding("w", "toggle_wrap", "Wrap", id="log.wrap", show=False, tooltip="Wrap long lines, or scroll sideways"),
+        Binding("slash", "search", "Search", id="log.search", show=False, tooltip="Search the log (text or regex)"),
+        Binding("n", "next_match(1)", "Next match", id="log.next", show=False,
+                tooltip="Go to the next line that matches the search"),
+        Binding("N", "next_match(-1)", "Prev match", id="log.previous", show=False,
                 tooltip="Go to the previous line that matches the search"),
         Binding("escape", "clear_search", "Clear search", id="log.clear-search", show=False,
                 tooltip="Forget the search"),
@@ -467,8 +469,10 @@ class LogView(Vertical):
         parts = []
         if view.search:
             parts.append(f"/{view.search}: {view.match_count()} lines · n N")
+        else:
+            parts.append("/ search")
         parts.append(f"{len(view.shown_lines):,}" + (f" of {len(self._lines):,}" if len(view.shown_lines) != len(self._lines) else "")
                      + " lines")
-        parts.append("[b]following[/b]" if view.following else "f follows")
-        parts.append("wrapped" if view.wrap else "w wraps")
+        parts.append("[b]following[/b] (f)" if view.following else "f follows")
+        parts.append("wrapped (w)" if view.wrap else "w wraps")
         self.query_one(".log-status", Static).update(" · ".join(parts))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from textual import work
 from textual.message import Message
 
 from mathbench.core.evaluation.rundir import effective_verdict
@@ -90,3 +91,41 @@ class RunLoadFailed(Message):
         super().__init__()
         self.path = path
         self.reason = reason
+
+
+class VerdictOverridden(Message):
+    """A human verdict for *record_id* was appended (or taken back); *adjudications* is the run's standing set."""
+
+    def __init__(self, run_path: Path, record_id: Any, adjudications: dict[Any, dict[str, Any]],
+                 signature: tuple = ()) -> None:
+        super().__init__()
+        self.run_path = run_path
+        self.record_id = record_id
+        self.adjudications = adjudications
+        self.signature = signature
+        """run_signature() of the run just after the change."""
+
+
+def override_verdict(run_path: Path, record: dict[str, Any], verdict: str | None) -> VerdictOverridden:
+    """Append a human *verdict* for *record* to its run (None takes the last one back, fsynced either way)."""
+    from mathbench.core.evaluation.rundir import RunDir
+
+    run = RunDir(run_path)
+    if verdict is None:
+        run.undo_adjudication(record.get("id"))
+    else:
+        run.append_adjudication(record.get("id"), verdict, grader_verdict=record.get("verdict"))
+    return VerdictOverridden(Path(run_path), record.get("id"), run.load_adjudications(strict=False),
+                             run_signature(Path(run_path)))
+
+
+class VerdictOverrides:
+    """For screens whose keys set a human verdict on a record: the fsynced append runs in a worker and
+    a VerdictOverridden message reports the run's standing verdicts."""
+
+    @work(thread=True, exclusive=True, group="verdict", exit_on_error=False)
+    def override(self, run_path: Path, record: dict[str, Any], verdict: str | None) -> None:
+        try:
+            self.post_message(override_verdict(run_path, record, verdict))
+        except (OSError, ValueError) as exc:
+            self.app.call_from_thread(self.notify, f"verdict not saved: {exc}", severity="error")

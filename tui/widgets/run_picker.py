@@ -23,11 +23,12 @@ class RunPicker(ModalScreen[Path | None]):
     BINDINGS = [Binding("escape,ctrl+g", "cancel", "Cancel", id="picker.cancel")]
 
     class RunsListed(Message):
-        """The workspace's runs were read."""
+        """The workspace's runs were read, with how many uncertain items each has left to adjudicate."""
 
-        def __init__(self, infos: list) -> None:
+        def __init__(self, infos: list, pending: dict) -> None:
             super().__init__()
             self.infos = infos
+            self.pending = pending
 
     def __init__(self, title: str = "Open run", current: Path | None = None) -> None:
         super().__init__()
@@ -47,9 +48,19 @@ class RunPicker(ModalScreen[Path | None]):
 
     @work(thread=True, exclusive=True, group="picker", exit_on_error=False)
     def list_runs(self) -> None:
-        from mathbench.core.evaluation.rundir import list_runs
+        from mathbench.core.evaluation.report import summarize_records
+        from mathbench.core.evaluation.rundir import RunDir, list_runs
 
-        self.post_message(self.RunsListed(list_runs(self.app.workspace.root)))
+        infos = list_runs(self.app.workspace.root)
+        pending = {}
+        for info in infos:
+            run = RunDir(info.path)
+            try:
+                summary = summarize_records(run.load_results(strict=False), run.load_adjudications(strict=False))
+            except (OSError, ValueError):
+                continue
+            pending[str(info.path)] = summary["human"]["pending"]
+        self.post_message(self.RunsListed(infos, pending))
 
     @on(RunsListed)
     def show_runs(self, message: RunsListed) -> None:
@@ -57,9 +68,12 @@ class RunPicker(ModalScreen[Path | None]):
         options.loading = False
         highlight = None
         for i, info in enumerate(message.infos):
+            left = message.pending.get(str(info.path))
             label = Text.assemble(
                 (f"{info.name}", "bold"),
                 (f"  {info.benchmark or '?'} · {info.model or '?'} · {info.total} items · {pct(info.accuracy)}", "dim"),
+                (f" · {left} uncertain left" if left else " · nothing to adjudicate" if left == 0 else "",
+                 "yellow" if left else "dim"),
                 (" · running" if info.running else "", "bold yellow"),
             )
             options.add_option(Option(label, id=str(info.path)))
