@@ -120,7 +120,7 @@ async def test_cancelling_keeps_what_finished_and_resume_completes(tmp_path):
         run = RunDir(tmp_path / "run")
         partial = run.load_results()
         assert 5 <= len(partial) < 30 and not run.is_running()
-        assert run.manifest["status"] == "interrupted"
+        assert run.manifest["status"] == "incomplete"
         summary = await run_eval(_config(srv, tmp_path, problems, concurrency=4))
     ids = [json.loads(l)["id"] for l in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert len(ids) == len(set(ids)) == 30 and summary.correct == 30

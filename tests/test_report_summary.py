@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from mathbench.core.evaluation import report
+from mathbench.core.evaluation import export, report
+from mathbench.core.evaluation.compare import compare
+from mathbench.core.evaluation.follow import RunFollower
 from mathbench.core.evaluation.rundir import RunDir
 
 
@@ -110,7 +112,7 @@ def test_compare_flips_by_id_with_human_verdicts(tmp_path):
                                   ("4", "correct", "Level 2", "Geometry", None),
                                   ("6", "correct", "Level 3", "Algebra", None)])
     a.append_adjudication("4", "correct")  # the human settles it: no flip any more
-    c = report.compare(a, b)
+    c = compare(a, b)
     assert [f["id"] for f in c["flips"]["right_to_wrong"]] == ["1"]
     assert [f["id"] for f in c["flips"]["wrong_to_right"]] == ["2"]
     flip = c["flips"]["right_to_wrong"][0]
@@ -126,14 +128,14 @@ def test_compare_flips_by_id_with_human_verdicts(tmp_path):
 def test_tables_markdown_and_csv(tmp_path):
     run = make_run(tmp_path / "r", ITEMS)
     other = make_run(tmp_path / "o", [("a", "wrong", "Level 1", "Algebra", None)])
-    t = report.tables(run)
+    t = export.tables(run)
     assert list(t["by_level"].index) == ["Level 1", "Level 2", "Level 10"]
     assert t["overall"].loc["r", "total"] == 6
     assert list(t["errors"]["id"]) == ["e"]
-    md = report.to_markdown(run, compare_to=other)
+    md = export.to_markdown(run, compare_to=other)
     assert "## By level" in md and "| Level 10 |" in md and "1 right→wrong" in md
     assert "| e | Level 2 | Algebra |" in md
-    written = report.to_csv(run, tmp_path / "csv", compare_to=other)
+    written = export.to_csv(run, tmp_path / "csv", compare_to=other)
     names = {p.name for p in written}
     assert {"overall.csv", "by_level.csv", "by_subject.csv", "errors.csv", "compare_flips.csv"} <= names
     with open(tmp_path / "csv" / "by_level.csv", newline="") as fh:
@@ -201,7 +203,7 @@ def test_runs_cli_lists_workspace(tmp_path, repo_root):
 
 def test_follower_tracks_a_growing_run(tmp_path):
     run = make_run(tmp_path / "r", ITEMS[:2])
-    follower = report.RunFollower(run)
+    follower = RunFollower(run)
     assert [r["id"] for r in follower.poll()] == ["a", "b"]
     assert follower.summary()["total"] == 2 and follower.poll() == []
     with run.open_writer() as w:

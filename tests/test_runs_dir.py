@@ -11,16 +11,9 @@ import textwrap
 
 import pytest
 
+from mathbench.core.evaluation import DuplicateResult, RunDir, RunFileError, RunLocked, effective_verdict, list_runs
 from mathbench.core.evaluation import rundir as runs
-from mathbench.core.evaluation.rundir import (
-    DuplicateResult,
-    ResultsTail,
-    RunDir,
-    RunFileError,
-    RunLocked,
-    effective_verdict,
-    list_runs,
-)
+from mathbench.core.storage import JsonlTail
 
 
 def rec(i, verdict="correct", **extra):
@@ -47,7 +40,7 @@ def test_each_append_is_fsynced(tmp_path, monkeypatch):
     real = os.fsync
     with run.open_writer() as w:
         monkeypatch.setattr(runs.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
-        fd = w._fd
+        fd = w._out._fd
         for i in range(4):
             before = len(synced)
             w.append(rec(i))
@@ -257,7 +250,7 @@ def test_tail_reads_only_new_complete_lines(tmp_path):
 def test_tail_restarts_when_file_shrinks(tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text(json.dumps(rec(0)) + "\n" + json.dumps(rec(1)) + "\n")
-    tail = ResultsTail(path)
+    tail = JsonlTail(path)
     assert len(tail.read_new()) == 2
     path.write_text(json.dumps(rec(5)) + "\n")
     assert [r["id"] for r in tail.read_new()] == ["p5"] and tail.resets == 1

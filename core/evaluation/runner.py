@@ -6,7 +6,6 @@ Events are plain dataclasses with past-tense names; `on_event` is called on the 
 from __future__ import annotations
 
 import asyncio
-import math
 import platform
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +17,7 @@ from mathbench.core.evaluation.benchmarks import Problem, benchmark_label, load_
 from mathbench.core.evaluation.client import ChatClient, ChatError, RetryInfo, Sampling, preflight
 from mathbench.core.evaluation.pot import PotTrace, load_prompt, solve
 from mathbench.core.evaluation.report import wilson_interval
+from mathbench.core.records import GRADER_VERDICTS, ResultRecord, RunManifest, RunStatus, Verdict
 
 # Fields of the manifest that must match when a run is resumed (else its results would mix two setups).
 RESUME_KEYS = ("benchmark_spec", "model", "sampling", "prompt_name", "max_rounds", "limit", "levels",
@@ -159,7 +159,7 @@ class RunSummary:
 class _Tally:
     """Live counts; accuracy = correct / items done, errored items counting as not correct (as in reports)."""
 
-    def __init__(self, total: int, records: Sequence[dict]) -> None:
+    def __init__(self, total: int, records: Sequence[ResultRecord]) -> None:
         self.total = total
         self.counts = {"correct": 0, "wrong": 0, "uncertain": 0, "errors": 0}
         self.by_id: dict[Any, str] = {}
@@ -171,17 +171,17 @@ class _Tally:
         self.retries = 0
 
     @staticmethod
-    def _key(rec: dict) -> str:
-        if rec.get("error"):
+    def _key(rec: ResultRecord) -> str:
+        if rec.error:
             return "errors"
-        return rec.get("verdict") if rec.get("verdict") in ("correct", "wrong", "uncertain") else "uncertain"
+        return rec.verdict if rec.verdict in GRADER_VERDICTS else Verdict.UNCERTAIN.value
 
-    def add(self, rec: dict) -> None:
-        old = self.by_id.get(rec["id"])
+    def add(self, rec: ResultRecord) -> None:
+        old = self.by_id.get(rec.key)
         if old is not None:
             self.counts[old] -= 1
         key = self._key(rec)
-        self.by_id[rec["id"]] = key
+        self.by_id[rec.key] = key
         self.counts[key] += 1
 
     def snapshot(self) -> Progress:
@@ -211,46 +211,45 @@ def _version() -> str:
 
 
 def build_manifest(config: EvalConfig, problems: Sequence[Problem], template_dict: dict,
-                   benchmark_file: str | None) -> dict:
-    """The manifest fields describing this eval (never the API key)."""
+                   benchmark_file: str | None) -> RunManifest:
+    """The manifest describing this eval (never the API key)."""
     now = time.time()
-    return {
-        "kind": "eval",
-        "name": Path(config.run_dir or "").name,
-        "benchmark": benchmark_label(config.benchmark),
-        "benchmark_spec": str(config.benchmark),
-        "benchmark_file": benchmark_file,
-        "model": config.model,
-        "base_urls": list(config.base_urls),
-        "endpoint": config.base_urls[0] if config.base_urls else None,
-        "sampling": config.sampling.to_dict(),
-        "prompt_name": template_dict.get("name"),
-        "prompt": template_dict,
-        "max_rounds": config.max_rounds,
-        "code_timeout": config.code_timeout,
-        "concurrency": config.concurrency,
-        "timeout": config.timeout,
-        "stream": config.stream,
-        "limit": config.limit,
-        "levels": list(config.levels) if config.levels else None,
-        "subjects": list(config.subjects) if config.subjects else None,
-        "shuffle_seed": config.shuffle_seed,
-        "total": len(problems),
-        "problem_ids": [p.id for p in problems],
-        "mathbench_version": _version(),
-        "python": platform.python_version(),
-        "created": now,
-        "started": now,
-        "finished": None,
-        "status": "running",
-        "sessions": [],
-    }
+    return RunManifest(
+        kind="eval",
+        name=Path(config.run_dir or "").name,
+        benchmark=benchmark_label(config.benchmark),
+        benchmark_spec=str(config.benchmark),
+        benchmark_file=benchmark_file,
+        model=config.model,
+        base_urls=list(config.base_urls),
+        endpoint=config.base_urls[0] if config.base_urls else None,
+        sampling=config.sampling.to_dict(),
+        prompt_name=template_dict.get("name"),
+        prompt=template_dict,
+        max_rounds=config.max_rounds,
+        code_timeout=config.code_timeout,
+        concurrency=config.concurrency,
+        timeout=config.timeout,
+        stream=config.stream,
+        limit=config.limit,
+        levels=list(config.levels) if config.levels else None,
+        subjects=list(config.subjects) if config.subjects else None,
+        shuffle_seed=config.shuffle_seed,
+        total=len(problems),
+        problem_ids=[p.id for p in problems],
+        mathbench_version=_version(),
+        python=platform.python_version(),
+        created=now,
+        started=now,
+        status=RunStatus.RUNNING.value,
+    )
 
 
-def check_resume(old: dict, new: dict) -> None:
+def check_resume(old: dict, new: RunManifest) -> None:
     """Raise EvalError when a resumed run would change what is being measured."""
-    diffs = [f"{k}: run has {old.get(k)!r}, now {new.get(k)!r}" for k in RESUME_KEYS
-             if k in old and old.get(k) != new.get(k)]
+    fresh = new.to_json()
+    diffs = [f"{k}: run has {old.get(k)!r}, now {fresh.get(k)!r}" for k in RESUME_KEYS
+             if k in old and old.get(k) != fresh.get(k)]
     if diffs:
         raise EvalError("cannot resume: the run directory was made with different settings ("
                         + "; ".join(diffs) + "). Use another --run-dir, or the same settings.")
@@ -282,30 +281,30 @@ def _load_template(config: EvalConfig, manifest: dict | None) -> Any:
     return load_prompt(config.prompt)
 
 
-def make_record(problem: Problem, trace: PotTrace, grade: Any, gold_answer: str | None) -> dict:
+def make_record(problem: Problem, trace: PotTrace, grade: Any, gold_answer: str | None) -> ResultRecord:
     """One results.jsonl record for a problem."""
     g = grade.to_dict() if hasattr(grade, "to_dict") else (grade or {})
-    return {
-        "id": problem.id,
-        "question": problem.question,
-        "gold": problem.gold,
-        "gold_answer": g.get("gold_answer", gold_answer) if g else gold_answer,
-        "level": problem.level,
-        "subject": problem.subject,
-        "messages": trace.messages,
-        "executions": trace.executions,
-        "final_text": trace.final_text,
-        "pred_answer": g.get("pred_answer") if g else None,
-        "verdict": g.get("verdict") if g else None,
-        "reason": g.get("reason") if g else None,
-        "latency": round(trace.latency, 4),
-        "usage": trace.usage,
-        "error": trace.error,
-        "rounds": trace.rounds,
-        "endpoint": trace.endpoint,
-        "attempts": trace.attempts,
-        "time": time.time(),
-    }
+    return ResultRecord(
+        id=problem.id,
+        question=problem.question,
+        gold=problem.gold,
+        gold_answer=g.get("gold_answer", gold_answer) if g else gold_answer,
+        level=problem.level,
+        subject=problem.subject,
+        messages=trace.messages,
+        executions=trace.executions,
+        final_text=trace.final_text,
+        pred_answer=g.get("pred_answer") if g else None,
+        verdict=g.get("verdict") if g else None,
+        reason=g.get("reason") if g else None,
+        latency=round(trace.latency, 4),
+        usage=trace.usage,
+        error=trace.error,
+        rounds=trace.rounds,
+        endpoint=trace.endpoint,
+        attempts=trace.attempts,
+        time=time.time(),
+    )
 
 
 def _default_run_code() -> Callable[[str, float], Awaitable[Any]]:
@@ -346,8 +345,8 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
     manifest = build_manifest(config, problems, template.to_dict(), benchmark_file)
     if old_manifest:
         check_resume(old_manifest, manifest)
-        for key in ("created", "sessions", "name"):
-            manifest[key] = old_manifest.get(key, manifest[key])
+        old = RunManifest.from_json(old_manifest)
+        manifest.created, manifest.sessions, manifest.name = old.created, old.sessions, old.name
     run_code = config.run_code or _default_run_code()
 
     tally_box: list[_Tally] = []
@@ -368,7 +367,7 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
         if not any(c["ok"] for c in checks.values()):
             errors = "; ".join(f"{u}: {c['error']}" for u, c in checks.items())
             raise EvalError(f"no endpoint answered GET /v1/models ({errors})")
-        manifest["served_models"] = {u: c["models"] for u, c in checks.items()}
+        manifest.served_models = {u: c["models"] for u, c in checks.items()}
         missing = {u: c["models"] for u, c in checks.items()
                    if c["ok"] and config.model not in c["models"] and c["models"] != ["gpt-3.5-turbo"]}
         if missing and len(missing) == sum(c["ok"] for c in checks.values()):
@@ -380,19 +379,19 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
     tally: _Tally | None = None
     interrupted = False
     try:
-        existing = run.load_results(strict=False)
+        existing = run.load_records(strict=False)
         wanted = {p.id for p in problems}
-        existing = [r for r in existing if r.get("id") in wanted]
-        done_ids = {r["id"] for r in existing}
+        existing = [r for r in existing if r.id in wanted]
+        done_ids = {r.key for r in existing}
         if config.retry_errors:
-            done_ids -= {r["id"] for r in existing if r.get("error")}
+            done_ids -= {r.key for r in existing if r.error}
         pending = [p for p in problems if p.id not in done_ids]
-        manifest["sessions"] = list(manifest.get("sessions") or []) + [session]
+        manifest.sessions = list(manifest.sessions or []) + [session]
         run.write_manifest(manifest)
         tally = _Tally(len(problems), existing)
         tally_box.append(tally)
         emit(RunStarted(run.path, len(problems), len(problems) - len(pending), len(pending),
-                        bool(old_manifest), manifest, tally.snapshot()))
+                        bool(old_manifest), manifest.to_json(), tally.snapshot()))
 
         queue: asyncio.Queue[Problem] = asyncio.Queue()
         for p in pending:
@@ -418,16 +417,17 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
                 except Exception as exc:  # noqa: BLE001 - a grader failure is recorded, not fatal
                     trace.error = f"grading failed: {type(exc).__name__}: {exc}"
             record = make_record(problem, trace, g, gold_answer)
+            line = record.to_json()
             async with write_lock:
-                await asyncio.to_thread(writer.append, record)
+                await asyncio.to_thread(writer.append, line)
             session["items"] += 1
             tally.add(record)
             tally.session_done += 1
             snap = tally.snapshot()
-            if record["error"]:
-                emit(ItemFailed(record, record["error"], snap))
+            if record.error:
+                emit(ItemFailed(line, record.error, snap))
             else:
-                emit(ItemFinished(record, snap))
+                emit(ItemFinished(line, snap))
 
         async def worker() -> None:
             while True:
@@ -459,9 +459,9 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
             snap = tally.snapshot()
             complete = snap.done >= snap.total and not interrupted
             try:
-                run.update_manifest(sessions=manifest["sessions"], finished=time.time() if complete else None,
-                                    status="complete" if complete else "interrupted",
-                                    updated=time.time())
+                status = RunStatus.COMPLETE if complete else RunStatus.INCOMPLETE
+                run.update_manifest(sessions=manifest.sessions, finished=time.time() if complete else None,
+                                    status=status.value, updated=time.time())
             except OSError:
                 pass
     snap = tally.snapshot()

@@ -151,7 +151,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import sys
 
     from mathbench.core.evaluation.runner import EvalError, ItemFailed, ItemFinished, RunFinished, RunStarted, run_eval
-    from mathbench.core.evaluation.rundir import RunLocked
+    from mathbench.core.evaluation.layout import RunLocked
 
     try:
         cfg = build_config(args)

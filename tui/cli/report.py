@@ -52,8 +52,9 @@ def _pct(x: float | None) -> str:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Print (or export) the report of args.run_dir."""
-    from mathbench.core.evaluation import report
-    from mathbench.core.evaluation.rundir import RunError
+    from mathbench.core.evaluation import export, report
+    from mathbench.core.evaluation.compare import compare
+    from mathbench.core.evaluation.layout import RunError
 
     run_path = _resolve_run(args.run_dir, getattr(args, "workspace", None))
     if run_path is None:
@@ -68,11 +69,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             return 2
     try:
         summary = report.summarize(run_path)
-        comparison = report.compare(run_path, other) if other is not None else None
+        comparison = compare(run_path, other) if other is not None else None
         if args.markdown:
-            report.write_markdown(run_path, args.markdown, compare_to=other)
+            export.write_markdown(run_path, args.markdown, compare_to=other)
         if args.csv:
-            written = report.to_csv(run_path, args.csv, compare_to=other)
+            written = export.to_csv(run_path, args.csv, compare_to=other)
     except (RunError, OSError, ValueError) as exc:
         print(f"mathbench report: {exc}", file=sys.stderr)
         return 2
@@ -185,7 +186,7 @@ def _print_report(summary: dict, comparison: dict | None, n_flips: int) -> None:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """List the workspace's runs."""
-    from mathbench.core.evaluation.rundir import list_runs
+    from mathbench.core.evaluation.listing import list_runs
 
     root = Path(getattr(args, "workspace", None) or Path.cwd()).expanduser()
     infos = list_runs(root)
