@@ -1,7 +1,7 @@
 """Evaluation: benchmarks, the PoT protocol, the OpenAI-compatible client, the runner, run folders, reports."""
 
 from mathbench.core.evaluation.adjudication import AdjudicationSession
-from mathbench.core.evaluation.benchmarks import BenchmarkError, Problem, load_benchmark, normalize_question
+from mathbench.core.evaluation.benchmarks import BenchmarkError, Problem, load_benchmark
 from mathbench.core.evaluation.client import ChatClient, ChatError, Sampling
 from mathbench.core.evaluation.compare import compare
 from mathbench.core.evaluation.follow import RunFollower
@@ -17,6 +17,6 @@ __all__ = [
     "AdjudicationSession", "AdjudicationState", "BenchmarkError", "ChatClient", "ChatError", "DuplicateResult",
     "EvalConfig", "EvalError", "LiveSummary", "PotTrace", "Problem", "PromptTemplate", "RunDir", "RunError",
     "RunFileError", "RunFollower", "RunInfo", "RunLocked", "RunWriter", "Sampling", "compare", "effective_verdict",
-    "extract_code", "find_runs", "list_runs", "load_benchmark", "load_prompt", "normalize_question", "run_eval",
+    "extract_code", "find_runs", "list_runs", "load_benchmark", "load_prompt", "run_eval",
     "run_info", "solve", "summarize", "summarize_records",
 ]
