@@ -296,7 +296,8 @@ class Handler(BaseHTTPRequestHandler):
         rec.status = 200
         time.sleep(delay / 2)
         send(chunk({"role": "assistant", "content": ""}))
-        pieces = [text[i:i + 24] for i in range(0, len(text), 24)] or [""]
+        size = max(24, len(text) // 200)  # a huge reply goes out in a few hundred pieces, not tens of thousands
+        pieces = [text[i:i + size] for i in range(0, len(text), size)] or [""]
         per_piece = (delay / 2) / max(1, len(pieces))
         for n, piece in enumerate(pieces):
             if reset_midway and n >= len(pieces) // 2:

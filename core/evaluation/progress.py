@@ -97,26 +97,14 @@ class RunFinished:
 
 
 @dataclass
-class RunSummary:
-    """The outcome of run_eval: counts over the whole run (earlier sessions included)."""
+class RunSummary(Progress):
+    """The outcome of run_eval: the final Progress over the whole run (earlier sessions included), and more."""
 
-    run_dir: Path
-    total: int
-    done: int
-    correct: int
-    wrong: int
-    uncertain: int
-    errors: int
-    accuracy: float | None
-    ci_low: float | None
-    ci_high: float | None
-    new_items: int
-    elapsed: float
-    retries: int
-    complete: bool  # every item graded: none missing, none left with an error
+    run_dir: Path = Path()
+    new_items: int = 0  # items written by this session
+    complete: bool = False  # every item graded: none missing, none left with an error
     interrupted: bool = False
     endpoints: dict = field(default_factory=dict)
-    graded: int = 0
     status: str = RunStatus.INCOMPLETE.value
     stopped_reason: str | None = None
     samples: int = 1

@@ -263,14 +263,9 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
             manifest.down_since = None
             manifest.stopped_reason = stopped[0] if stopped else ("interrupted" if interrupted else None)
             _save_manifest(run, manifest)
-    snap = tally.snapshot()
-    summary = RunSummary(run_dir=run.path, total=snap.total, done=snap.done, correct=snap.correct,
-                         wrong=snap.wrong, uncertain=snap.uncertain, errors=snap.errors,
-                         accuracy=snap.accuracy, ci_low=snap.ci_low, ci_high=snap.ci_high,
-                         new_items=session["items"], elapsed=snap.elapsed, retries=tally.retries,
-                         complete=tally.complete, endpoints=endpoint_counts, graded=snap.graded,
-                         status=manifest.status, stopped_reason=manifest.stopped_reason, samples=config.samples,
-                         problems=len(problems))
+    summary = RunSummary(**vars(tally.snapshot()), run_dir=run.path, new_items=session["items"],
+                         complete=tally.complete, endpoints=endpoint_counts, status=manifest.status,
+                         stopped_reason=manifest.stopped_reason, samples=config.samples, problems=len(problems))
     emit(RunFinished(summary))
     return summary
 
