@@ -39,17 +39,19 @@ ITEMS = [
 def test_counts_and_rules(tmp_path):
     run = make_run(tmp_path / "r", ITEMS)
     s = report.summarize(run)
-    assert (s["total"], s["correct"], s["wrong"], s["uncertain"], s["errors"]) == (6, 2, 2, 2, 1)
-    assert s["correct"] + s["wrong"] + s["uncertain"] == s["total"]
-    assert s["accuracy"] == pytest.approx(2 / 6)
-    assert s["accuracy_upper"] == pytest.approx(4 / 6)
+    assert (s["total"], s["correct"], s["wrong"], s["uncertain"], s["errors"]) == (6, 2, 1, 2, 1)
+    # an error is never graded: it counts apart, not as wrong, and accuracy is over graded items
+    assert s["correct"] + s["wrong"] + s["uncertain"] == s["graded"] == s["total"] - s["errors"] == 5
+    assert s["accuracy"] == pytest.approx(2 / 5)
+    assert s["accuracy_upper"] == pytest.approx(4 / 5)
     lo, hi = s["ci95"]
     assert lo < s["accuracy"] < hi
     # natural order of levels; items without a level are left out of by_level
     assert list(s["by_level"]) == ["Level 1", "Level 2", "Level 10"]
-    assert s["by_level"]["Level 2"]["errors"] == 1 and s["by_level"]["Level 2"]["wrong"] == 1
+    level2 = s["by_level"]["Level 2"]
+    assert (level2["errors"], level2["wrong"], level2["graded"], level2["accuracy"]) == (1, 0, 1, 0.0)
     assert s["by_level"]["Level 1"]["accuracy"] == 0.5
-    assert s["by_subject"]["Algebra"]["total"] == 3
+    assert s["by_subject"]["Algebra"]["total"] == 3 and s["by_subject"]["Algebra"]["graded"] == 2
     assert s["by_level"]["Level 1"]["share_of_correct"] == 0.5  # one of the two correct answers
     assert s["human"] == {"reviewed": 0, "overrides": 0, "to_correct": 0, "to_wrong": 0, "pending": 2}
 
@@ -60,11 +62,11 @@ def test_human_verdicts_override_grader_everywhere(tmp_path):
     run.append_adjudication("d", "wrong", grader_verdict="uncertain")
     run.append_adjudication("a", "wrong", "gold key is wrong", grader_verdict="correct")
     s = report.summarize(run)
-    assert (s["correct"], s["wrong"], s["uncertain"]) == (2, 4, 0)
+    assert (s["correct"], s["wrong"], s["uncertain"], s["errors"]) == (2, 3, 0, 1)
     assert s["by_level"]["Level 2"]["correct"] == 1 and s["by_level"]["Level 10"]["wrong"] == 1
     assert s["by_level"]["Level 1"]["correct"] == 0
     # the grader's own figures are kept beside them
-    assert s["grader"] == {"correct": 2, "wrong": 2, "uncertain": 2, "accuracy": pytest.approx(2 / 6)}
+    assert s["grader"] == {"correct": 2, "wrong": 1, "uncertain": 2, "accuracy": pytest.approx(2 / 5)}
     assert s["human"]["reviewed"] == 3 and s["human"]["overrides"] == 3
     assert s["human"]["to_correct"] == 1 and s["human"]["to_wrong"] == 2 and s["human"]["pending"] == 0
     run.undo_adjudication("a")
@@ -168,7 +170,7 @@ def test_report_cli_table_compare_and_exports(tmp_path, repo_root):
     out = cli(repo_root, "-w", str(ws), "report", "a", "--compare", "b",
               "--markdown", str(tmp_path / "r.md"), "--csv", str(tmp_path / "csv"))
     assert out.returncode == 0, out.stderr
-    assert "33.3%" in out.stdout and "right → wrong: 1" in out.stdout
+    assert "40.0%" in out.stdout and "right → wrong: 1" in out.stdout and "errors 1" in out.stdout
     assert (tmp_path / "r.md").read_text().startswith("# Report: a")
     assert (tmp_path / "csv" / "compare_by_level.csv").is_file()
     out = cli(repo_root, "-w", str(ws), "report", "a", "--compare", "b", "--json")
@@ -196,7 +198,8 @@ def test_runs_cli_lists_workspace(tmp_path, repo_root):
     assert out.returncode == 0, out.stderr
     [info] = json.loads(out.stdout)
     assert (info["name"], info["benchmark"], info["model"], info["total"]) == ("first", "gsm8k", "qwen", 6)
-    assert info["accuracy"] == pytest.approx(2 / 6) and info["running"] is False
+    assert info["accuracy"] == pytest.approx(2 / 5) and info["running"] is False
+    assert (info["errors"], info["status"]) == (1, "incomplete")  # an error left makes the run incomplete
     out = cli(repo_root, "-w", str(ws), "runs")
     assert out.returncode == 0 and "first" in out.stdout and "qwen" in out.stdout
 

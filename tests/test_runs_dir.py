@@ -263,16 +263,43 @@ def test_adjudication_undo_pops_back_to_previous_verdict(tmp_path):
     run.append_adjudication("p1", "correct", grader_verdict="uncertain")
     assert run.load_adjudications()["p0"]["verdict"] == "wrong"
     assert run.load_adjudications()["p0"]["note"] == "second look"
-    run.append_adjudication("p0", None)  # undo
+    run.append_adjudication("p0", None, reviewer="ann")  # undo
     adjs = run.load_adjudications()
     assert adjs["p0"]["verdict"] == "correct" and adjs["p0"]["reviewer"] == "ann"
-    run.undo_adjudication("p0")
+    run.undo_adjudication("p0", reviewer="ann")
     adjs = run.load_adjudications()
     assert "p0" not in adjs and adjs["p1"]["verdict"] == "correct"
-    run.undo_adjudication("p0")  # undo with nothing left is harmless
+    run.undo_adjudication("p0", reviewer="ann")  # undo with nothing left is harmless
     assert "p0" not in run.load_adjudications()
     log = run.adjudication_log()
     assert len(log) == 6 and set(log[0]) >= {"id", "verdict", "note", "grader_verdict", "time", "reviewer"}
+
+
+def test_undo_takes_back_only_the_reviewers_own_verdict(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.append_adjudication("p0", "correct", reviewer="alice")
+    run.append_adjudication("p0", "wrong", "units missing", reviewer="bob")
+    run.undo_adjudication("p0", reviewer="alice")  # Alice takes back her verdict, not Bob's later one
+    adj = run.load_adjudications()["p0"]
+    assert (adj["verdict"], adj["reviewer"], adj["history"]) == ("wrong", "bob", 1)
+    run.undo_adjudication("p0", reviewer="alice")  # nothing of Alice's is left: Bob's stands
+    assert run.load_adjudications()["p0"]["verdict"] == "wrong"
+    run.undo_adjudication("p0", reviewer="bob")
+    assert "p0" not in run.load_adjudications()
+    # the same through two reviewers' sessions on the review queue
+    with run.open_writer() as w:
+        w.append(rec(5, verdict="uncertain"))
+    from mathbench.core.evaluation import AdjudicationSession
+
+    alice = AdjudicationSession(run, reviewer="alice")
+    bob = AdjudicationSession(run, reviewer="bob")
+    alice.go_to_id("p5")
+    alice.accept()
+    bob.reload()
+    bob.go_to_id("p5")
+    bob.reject()
+    alice.undo()
+    assert run.load_adjudications()["p5"]["verdict"] == "wrong"
 
 
 def test_note_keeps_verdict_and_is_undoable(tmp_path):

@@ -10,7 +10,8 @@ from mathbench.core.evaluation.listing import RunInfo, find_runs, list_runs, run
 from mathbench.core.evaluation.pot import PotTrace, PromptTemplate, extract_code, load_prompt, solve
 from mathbench.core.evaluation.report import LiveSummary, summarize, summarize_records
 from mathbench.core.evaluation.rundir import AdjudicationState, RunDir, effective_verdict
-from mathbench.core.evaluation.runner import EvalConfig, EvalError, run_eval
+from mathbench.core.evaluation.runconfig import EvalConfig, EvalError
+from mathbench.core.evaluation.runner import run_eval
 from mathbench.core.evaluation.writer import RunWriter
 
 __all__ = [

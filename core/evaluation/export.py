@@ -12,7 +12,9 @@ from mathbench.core.evaluation.rundir import RunDir, as_run
 from mathbench.core.storage import atomic_write_text
 
 
-_TABLE_COLUMNS = ["total", "correct", "wrong", "uncertain", "errors", "accuracy", "ci_low", "ci_high"]
+_TABLE_COLUMNS = ["total", "graded", "correct", "wrong", "uncertain", "errors", "accuracy", "ci_low", "ci_high"]
+_COMPARE_COLUMNS = ["a_total", "a_correct", "a_accuracy", "b_total", "b_correct", "b_accuracy", "n_paired", "diff",
+                    "ci_low", "ci_high", "mcnemar_p", "sentence"]
 
 
 def _bucket_frame(buckets: dict[str, dict], index_name: str):
@@ -36,7 +38,7 @@ def tables(run: RunDir | Path | str, summary: dict | None = None) -> dict:
     import pandas as pd
 
     run = as_run(run)
-    records = run.load_results(strict=False)
+    records = run.load_records(strict=False)
     adjs = run.load_adjudications(strict=False)
     summary = summary or summarize_records(records, adjs)
     overall = _bucket_frame({run.name: summary}, "run").drop(columns=["share_of_correct"])
@@ -45,7 +47,10 @@ def tables(run: RunDir | Path | str, summary: dict | None = None) -> dict:
     overall["human_reviewed"] = summary["human"]["reviewed"]
     overall["human_overrides"] = summary["human"]["overrides"]
     rows = [item_row(r, adjs) for r in records]
-    items = pd.DataFrame(rows, columns=["id", "verdict", "grader_verdict", "human_verdict", "level", "subject", "error"])
+    items = pd.DataFrame(rows, columns=["id", "sample", "verdict", "grader_verdict", "human_verdict", "level",
+                                        "subject", "error"])
+    if items["sample"].isna().all():
+        items = items.drop(columns=["sample"])
     errors = items[items["error"].notna()][["id", "level", "subject", "grader_verdict", "error"]].reset_index(drop=True)
     return {
         "overall": overall,
@@ -62,7 +67,10 @@ def compare_tables(comparison: dict) -> dict:
 
     out = {}
     for group in ("level", "subject"):
-        frame = pd.DataFrame.from_dict(comparison[f"by_{group}"], orient="index")
+        rows = {key: {**row, "ci_low": (row.get("diff_ci95") or [None, None])[0],
+                      "ci_high": (row.get("diff_ci95") or [None, None])[1]}
+                for key, row in comparison[f"by_{group}"].items()}
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=_COMPARE_COLUMNS)
         frame.index.name = group
         out[f"by_{group}"] = frame
     flips = [{"direction": "right_to_wrong", **f} for f in comparison["flips"]["right_to_wrong"]]
@@ -103,12 +111,17 @@ def to_markdown(run: RunDir | Path | str, *, compare_to: RunDir | Path | str | N
     parts = [
         f"# Report: {run.name}",
         "",
-        f"Accuracy {_pct(s['accuracy'])} ({s['correct']}/{s['total']}; 95% CI {_pct(lo)}–{_pct(hi)}), "
+        f"Accuracy {_pct(s['accuracy'])} ({s['correct']}/{s['graded']} graded; 95% CI {_pct(lo)}–{_pct(hi)}), "
         f"human verdicts applied ({s['human']['reviewed']} reviewed, {s['human']['overrides']} overriding the grader; "
         f"grader alone {_pct(s['grader']['accuracy'])}). Uncertain items count as not correct "
-        f"(upper bound {_pct(s['accuracy_upper'])}).",
+        f"(upper bound {_pct(s['accuracy_upper'])}); {s['errors']} errored items are not graded and not counted.",
         "", "## Overall", "", frame_to_markdown(t["overall"]),
     ]
+    if s.get("samples", 1) > 1:
+        ks = list(s["pass_at_k"])
+        parts += ["", f"## Samples ({s['samples']} per problem)", "", "| k | pass@k | maj@k |", "| --- | --- | --- |"]
+        parts += [f"| {k} | {_pct(s['pass_at_k'][k])} | {_pct(s['maj_at_k'][k])} |" for k in ks]
+        parts += ["", f"Mean agreement between a problem's samples: {_pct(s['agreement']['mean'])}."]
     for key, title in (("by_level", "By level"), ("by_subject", "By subject")):
         if len(t[key]):
             parts += ["", f"## {title}", "", frame_to_markdown(t[key])]
@@ -127,8 +140,11 @@ def compare_markdown(comparison: dict) -> str:
     parts = [
         f"## {a['name']} (A) vs {b['name']} (B)",
         "",
-        f"A {_pct(a['accuracy'])} ({a['correct']}/{a['total']}), B {_pct(b['accuracy'])} ({b['correct']}/{b['total']}); "
-        f"on the {comparison['common']} common items A {_pct(a['common_accuracy'])}, B {_pct(b['common_accuracy'])}. "
+        f"{comparison['sentence'][:1].upper()}{comparison['sentence'][1:]}.",
+        "",
+        f"A {_pct(a['accuracy'])} ({a['correct']}/{a['graded']}), B {_pct(b['accuracy'])} ({b['correct']}/{b['graded']}); "
+        f"on the {comparison['n_paired']} problems both graded A {_pct(a['common_accuracy'])}, "
+        f"B {_pct(b['common_accuracy'])}; {left_out_text(comparison['left_out'])}. "
         f"{len(flips['right_to_wrong'])} right→wrong, {len(flips['wrong_to_right'])} wrong→right.",
     ]
     for key, title in (("by_level", "By level"), ("by_subject", "By subject")):
@@ -136,6 +152,13 @@ def compare_markdown(comparison: dict) -> str:
             parts += ["", f"### {title}", "", frame_to_markdown(ct[key])]
     parts += ["", "### Flips", "", frame_to_markdown(ct["flips"]) if len(ct["flips"]) else "None."]
     return "\n".join(parts)
+
+
+def left_out_text(left: dict) -> str:
+    """How many problems a comparison left out, and why, in words."""
+    parts = [f"{n} {why}" for n, why in ((left["only_a"], "only in A"), (left["only_b"], "only in B"),
+                                         (left["errors"], "errored in a run")) if n]
+    return f"left out {sum(left.values())} ({', '.join(parts)})" if parts else "none left out"
 
 
 def write_markdown(run: RunDir | Path | str, path: Path | str, *,

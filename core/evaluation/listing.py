@@ -142,3 +142,38 @@ def find_runs(root: Path | str) -> list[RunDir]:
 def list_runs(root: Path | str) -> list[RunInfo]:
     """RunInfo for every run under a workspace (or folder of runs), newest first."""
     return [run_info(r) for r in find_runs(root)]
+
+
+class _DoneCounter:
+    """Distinct problems with a record in a growing results file, reading only what was appended."""
+
+    def __init__(self, run: RunDir) -> None:
+        self.tail = run.tail()
+        self.samples: dict[object, set] = {}
+
+    def count(self, samples: int) -> int:
+        new = self.tail.read_new()
+        if self.tail.resets:
+            self.tail.resets = 0
+            self.samples = {}
+        for rec in new:
+            self.samples.setdefault(rec["id"], set()).add(rec.get("sample"))
+        return sum(1 for got in self.samples.values() if len(got) >= samples)
+
+
+_DONE_COUNTERS: dict[Path, _DoneCounter] = {}
+
+
+def count_done(run_dir: Path | str) -> tuple[int, int | None]:
+    """(problems with every sample recorded, problems planned) for a job's progress: a re-run counts once."""
+    run = as_run(run_dir)
+    try:
+        manifest = run.manifest
+    except (RunError, OSError):
+        manifest = {}
+    samples = manifest.get("samples") if isinstance(manifest.get("samples"), int) else 1
+    planned = manifest.get("total") if isinstance(manifest.get("total"), int) else None
+    counter = _DONE_COUNTERS.get(run.path)
+    if counter is None:
+        counter = _DONE_COUNTERS[run.path] = _DoneCounter(run)
+    return counter.count(max(1, samples)), planned

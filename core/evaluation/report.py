@@ -2,12 +2,15 @@
 
 Counting rules (the same everywhere: CLI, TUI, exports):
 
-- every item counts once (its latest record); ``total = correct + wrong + uncertain``;
+- every item counts once (its latest record): ``total = graded + errors`` and
+  ``graded = correct + wrong + uncertain``;
+- ``errors`` are items whose latest record has an error (or no verdict): they were never graded, so
+  they count apart and never as wrong;
 - a standing human verdict replaces the grader's; the grader's counts stay in ``grader``;
 - ``uncertain`` items the human has not settled count as not correct, so ``accuracy =
-  correct / total`` is a lower bound and ``accuracy_upper = (correct + uncertain) / total``;
-- ``errors`` counts items whose record has an ``error``; they overlap the three verdicts (an
-  errored item with no grader verdict counts as wrong).
+  correct / graded`` is a lower bound and ``accuracy_upper = (correct + uncertain) / graded``;
+- a run that draws several samples per problem counts each sample as an item; ``samples`` says
+  how many, and ``pass_at_k``, ``maj_at_k`` and ``agreement`` (from `samples`) are added by summarize().
 
 Comparisons of two runs are in `compare`; pandas tables, Markdown and CSV in `export`.
 """
@@ -20,11 +23,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from mathbench.core.evaluation.layout import RunError
 from mathbench.core.evaluation.rundir import RunDir, as_run, human_verdict
-from mathbench.core.records import GRADER_VERDICTS, ResultRecord, Verdict
+from mathbench.core.records import ResultRecord, Verdict
 
 NO_GROUP = None  # items without a level/subject are left out of by_level / by_subject
-COUNT_KEYS = ("total", "correct", "wrong", "uncertain", "errors")
+COUNT_KEYS = ("total", "graded", "correct", "wrong", "uncertain", "errors")
+ERROR = "error"  # the row verdict of an item that was never graded
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -53,17 +58,18 @@ def item_row(record: ResultRecord | dict, adjudications: dict | None = None) -> 
     """The compact facts about one item that every summary is built from."""
     if not isinstance(record, ResultRecord):
         record = ResultRecord.from_json(record)
-    human = human_verdict(record, adjudications)
-    grader = record.verdict if record.verdict in GRADER_VERDICTS else None
-    verdict = human or grader or Verdict.WRONG.value
+    error = record.is_error
+    human = None if error else human_verdict(record, adjudications)
+    grader = None if error else record.verdict
     return {
         "id": record.id,
-        "verdict": verdict,
+        "sample": record.sample,
+        "verdict": ERROR if error else (human or grader),
         "grader_verdict": grader,
         "human_verdict": human,
         "level": _group_key(record.level),
         "subject": _group_key(record.subject),
-        "error": record.error or None,
+        "error": (record.error or "no verdict") if error else None,
     }
 
 
@@ -72,7 +78,7 @@ def _empty() -> dict:
 
 
 def _finish(bucket: dict, total_correct: int | None = None) -> dict:
-    n, k = bucket["total"], bucket["correct"]
+    n, k = bucket["graded"], bucket["correct"]
     bucket["accuracy"] = k / n if n else None
     lo, hi = wilson_interval(k, n)
     bucket["ci95"] = [lo, hi] if n else None
@@ -97,10 +103,14 @@ def summarize_rows(rows: Iterable[dict]) -> dict:
             buckets.append(subjects.setdefault(row["subject"], _empty()))
         for b in buckets:
             b["total"] += 1
-            b[verdict] += 1
-            if row["error"]:
+            if verdict == ERROR:
                 b["errors"] += 1
-        g = row["grader_verdict"] or Verdict.WRONG.value
+            else:
+                b["graded"] += 1
+                b[verdict] += 1
+        if verdict == ERROR:
+            continue
+        g = row["grader_verdict"]
         grader[g] += 1
         h = row["human_verdict"]
         if h is not None:
@@ -112,7 +122,7 @@ def summarize_rows(rows: Iterable[dict]) -> dict:
             human["pending"] += 1
     total_correct = overall["correct"]
     summary = _finish(overall)
-    n = overall["total"]
+    n = overall["graded"]
     summary["accuracy_upper"] = (overall["correct"] + overall["uncertain"]) / n if n else None
     summary["by_level"] = {k: _finish(levels[k], total_correct) for k in sorted(levels, key=natural_key)}
     summary["by_subject"] = {k: _finish(subjects[k], total_correct) for k in sorted(subjects, key=natural_key)}
@@ -122,14 +132,17 @@ def summarize_rows(rows: Iterable[dict]) -> dict:
     return summary
 
 
-def summarize_records(records: Iterable[dict], adjudications: dict | None = None) -> dict:
-    """Summary of records already in memory (one per id), human verdicts from *adjudications* applied."""
+def summarize_records(records: Iterable[ResultRecord | dict], adjudications: dict | None = None) -> dict:
+    """Summary of records already in memory (one per key), human verdicts from *adjudications* applied."""
     return summarize_rows(item_row(r, adjudications) for r in records)
 
 
 def summarize(run: RunDir | Path | str, *, strict: bool = False) -> dict:
-    """Summary of a run directory: ``total, correct, wrong, uncertain, errors, accuracy, by_level,
-    by_subject`` plus ``ci95``, ``accuracy_upper``, ``grader`` and ``human`` (see module doc)."""
+    """Summary of a run directory: ``total, graded, correct, wrong, uncertain, errors, accuracy, by_level,
+    by_subject`` plus ``ci95``, ``accuracy_upper``, ``grader``, ``human``, and ``samples``, ``pass_at_k``,
+    ``maj_at_k``, ``agreement`` (see module doc)."""
+    from mathbench.core.evaluation.samples import sample_stats
+
     run = as_run(run)
     problems: list[str] = []
     records = run.load_records(strict=strict, problems=problems)
@@ -137,6 +150,11 @@ def summarize(run: RunDir | Path | str, *, strict: bool = False) -> dict:
     summary = summarize_records(records, adjs)
     summary["run"] = run.name
     summary["problems"] = problems
+    try:
+        declared = run.manifest.get("samples")
+    except (RunError, OSError):
+        declared = None  # a damaged manifest is not needed to count results
+    summary.update(sample_stats(records, adjs, samples=declared if isinstance(declared, int) else None))
     return summary
 
 

@@ -38,7 +38,12 @@ ADJUDICATION_ACTIONS = ("verdict", "undo", "note")
 
 
 class AdjudicationState:
-    """Human decisions per key, folded from the adjudication log: an undo pops that key's last entry."""
+    """Human decisions per key, folded from the adjudication log.
+
+    An undo takes back the undoing reviewer's own last entry for that key and nobody else's: when Alice
+    undoes after Bob decided the same item, Bob's later verdict stands. An undo that names no reviewer
+    (written before reviewers were recorded) takes back the last entry.
+    """
 
     def __init__(self, entries: Iterable[dict] = ()):
         self._stacks: dict[Any, list[dict]] = {}
@@ -48,11 +53,17 @@ class AdjudicationState:
     def apply(self, entry: dict) -> None:
         """Fold one more log entry in (what append_adjudication just wrote)."""
         stack = self._stacks.setdefault(record_key(entry), [])
-        if adjudication_action(entry) == "undo":
+        if adjudication_action(entry) != "undo":
+            stack.append(entry)
+            return
+        if "reviewer" not in entry:
             if stack:
                 stack.pop()
-        else:
-            stack.append(entry)
+            return
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i].get("reviewer") == entry["reviewer"]:
+                del stack[i]
+                return
 
     def effective(self, key: Any) -> dict | None:
         """The standing decision for *key* (verdict, latest note, history depth), or None."""
