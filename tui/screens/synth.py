@@ -293,16 +293,9 @@ class SynthScreen(WorkbenchScreen):
         from mathbench.core.jobs.serving import workspace_api_key
 
         root = self.workspace.root
-
-        def in_workspace(text: str) -> str:
-            path = Path(text).expanduser()
-            return str(path if path.is_absolute() else root / path)
-
-        out = Path(in_workspace(values["out"]))
+        out = Path(values["out"]).expanduser()
+        out = out if out.is_absolute() else root / out
         options = {k: v for k, v in values.items() if k not in ("out", "topics")}
-        for name in ("pairs", "dedupe_against", "fewshot"):
-            if options.get(name):
-                options[name] = in_workspace(options[name])
         options["topic"] = [t.strip() for t in values.get("topics", "").split(",") if t.strip()]
         argv = synth_command(root, out, **options)
         env: dict[str, str] = {}

@@ -38,10 +38,11 @@ def _p(value: Any) -> str:
 
 
 def compare_rows(comparison: dict) -> list[dict]:
-    """One row per group: overall on the common items, then each level and subject."""
+    """One row per group: overall on the common items, then each level and subject; paired figures (the
+    problems both runs graded) when the comparison has them."""
     a, b = comparison["a"], comparison["b"]
     overall = {
-        "group": f"all ({comparison['common']} common)", "n": comparison["common"],
+        "group": "all (paired)", "n": comparison.get("n_paired", comparison.get("common")),
         "a": a.get("common_accuracy"), "b": b.get("common_accuracy"),
         "delta": comparison.get("diff"), "ci": _first(comparison, CI_KEYS), "p": _first(comparison, P_KEYS),
     }
@@ -51,9 +52,13 @@ def compare_rows(comparison: dict) -> list[dict]:
     for group in ("level", "subject"):
         for key, bucket in (comparison.get(f"by_{group}") or {}).items():
             label = f"Level {key}" if group == "level" and str(key).isdigit() else str(key)
+            paired = "n_paired" in bucket
             rows.append({
-                "group": label, "n": max(bucket.get("a_total") or 0, bucket.get("b_total") or 0),
-                "a": bucket.get("a_accuracy"), "b": bucket.get("b_accuracy"), "delta": bucket.get("delta"),
+                "group": label,
+                "n": bucket["n_paired"] if paired else max(bucket.get("a_total") or 0, bucket.get("b_total") or 0),
+                "a": bucket.get("a_paired_accuracy" if paired else "a_accuracy"),
+                "b": bucket.get("b_paired_accuracy" if paired else "b_accuracy"),
+                "delta": bucket.get("diff" if paired else "delta"),
                 "ci": _first(bucket, CI_KEYS), "p": _first(bucket, P_KEYS),
             })
     return rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,9 +16,6 @@ from textual.widgets import ProgressBar, Static
 from mathbench.core.records import RunStatus
 from mathbench.tui.widgets.common import VERDICT_MARKS, VERDICT_STYLES, duration, one_line, pct
 
-RECENT_ITEMS = 14
-RECENT_ERRORS = 6
-RATE_WINDOW_S = 30.0
 BUSY_POLL_S = 0.25
 IDLE_POLL_S = 1.0
 
@@ -64,57 +60,26 @@ def find_eval_job(workspace: Any, run_dir: Path) -> Any | None:
 
 
 class LiveRun:
-    """What the Eval screen shows of one run, kept current by `read()` from a worker thread."""
+    """What the Eval screen shows of one run: core's RunFollower, who writes the run, and human verdicts
+    given meanwhile; used from a worker thread."""
 
     def __init__(self, run_dir: Path, workspace: Any) -> None:
-        from mathbench.core.evaluation.report import RunFollower
+        from mathbench.core.evaluation.follow import RunFollower
 
         self.follower = RunFollower(run_dir)
         self.run = self.follower.run
         self.workspace = workspace
-        self.recent: deque[dict] = deque(maxlen=RECENT_ITEMS)
-        self.errors: deque[dict] = deque(maxlen=RECENT_ERRORS)
-        self.arrivals: deque[tuple[float, int, int]] = deque()
-        self.tokens = 0
-        self.manifest: dict = {}
         self.job_log: list[str] = []
         """The last lines a failed job printed (why it failed)."""
         self._adjudications_stamp: tuple | None = None
 
     def read(self) -> bool:
         """Take in what was appended (or re-read a cut-back file); True when anything changed."""
-        try:
-            self.manifest = self.run.manifest
-        except (OSError, ValueError):
-            pass
         changed = self._refresh_adjudications()
         live = self.follower.live
         records = self.follower.poll()
-        if self.follower.live is not live:
-            # The file was cut back and read again from its start: the recent items are stale.
-            self.recent.clear()
-            self.errors.clear()
-            self.arrivals.clear()
-            self.tokens = 0
-            changed = True
-        if not records:
-            return changed
-        now = time.monotonic()
-        for record in records:
-            usage = record.get("usage") or {}
-            self.tokens += int(usage.get("completion_tokens") or 0)
-            brief = {
-                "id": record.get("id"), "verdict": record.get("verdict") or ("error" if record.get("error") else "?"),
-                "gold": record.get("gold_answer"), "pred": record.get("pred_answer"),
-                "reason": record.get("reason"), "latency": record.get("latency"), "error": record.get("error"),
-            }
-            self.recent.appendleft(brief)
-            if record.get("error"):
-                self.errors.appendleft(brief)
-        self.arrivals.append((now, len(self.follower.live), self.tokens))
-        while self.arrivals and now - self.arrivals[0][0] > RATE_WINDOW_S and len(self.arrivals) > 2:
-            self.arrivals.popleft()
-        return True
+        # A file cut back and read again gives the follower a fresh summary: that is a change too.
+        return bool(records) or changed or self.follower.live is not live
 
     def _refresh_adjudications(self) -> bool:
         """Apply human verdicts given meanwhile (the adjudication screen, another terminal)."""
@@ -125,14 +90,14 @@ class LiveRun:
             stamp = None
         if stamp == self._adjudications_stamp:
             return False
-        first = self._adjudications_stamp is None and stamp is not None and not len(self.follower.live)
+        first = self._adjudications_stamp is None
         self._adjudications_stamp = stamp
         if not first:
             self.follower.refresh_adjudications()
-        return True
+        return not first
 
     def writer(self) -> tuple[str, str | None]:
-        """(job state or "running"/run status, job id) of whatever writes this run now."""
+        """(job state or "running" or the run's status, job id) of whatever writes this run now."""
         try:
             job = find_eval_job(self.workspace, self.run.path)
         except Exception:  # an unreadable jobs folder must not stop the live view
@@ -148,42 +113,13 @@ class LiveRun:
 
                 self.job_log = [line for line in tail_log(job, 4) if line.strip()]
             return job.state, job.id
-        return self.run_status(running=False), None
-
-    def run_status(self, *, running: bool) -> str:
-        """RunStatus of the run: running, incomplete (resume finishes it) or complete."""
-        if running:
-            return RunStatus.RUNNING.value
-        total = self.manifest.get("total")
-        done = len(self.follower.live)
-        recorded = str(self.manifest.get("status") or "")
-        if isinstance(total, int) and done < total:
-            return RunStatus.INCOMPLETE.value
-        if recorded in (RunStatus.INCOMPLETE.value, "interrupted", RunStatus.RUNNING.value):
-            return RunStatus.INCOMPLETE.value
-        return RunStatus.COMPLETE.value
+        return self.follower.status(running=False).value, None
 
     def state(self, status: str, job_id: str | None) -> dict[str, Any]:
-        """An immutable picture of the run for the screen."""
-        summary = self.follower.summary()
-        total = self.manifest.get("total")
-        done = len(self.follower.live)
-        rate = tok_rate = None
-        if len(self.arrivals) >= 2:
-            (t0, n0, k0), (t1, n1, k1) = self.arrivals[0], self.arrivals[-1]
-            if t1 > t0:
-                rate = (n1 - n0) / (t1 - t0)
-                tok_rate = (k1 - k0) / (t1 - t0)
-        eta = (total - done) / rate if rate and isinstance(total, int) and total > done else None
-        run_status = self.run_status(running=status == RunStatus.RUNNING.value)
-        return {
-            "name": str(self.manifest.get("name") or self.run.name), "model": self.manifest.get("model"),
-            "benchmark": self.manifest.get("benchmark"), "endpoints": self.manifest.get("base_urls") or [],
-            "total": total if isinstance(total, int) else None, "done": done, "rate": rate, "tok_rate": tok_rate,
-            "eta": eta, "summary": summary, "recent": list(self.recent), "errors": list(self.errors),
-            "status": status, "run_status": run_status, "job_id": job_id,
-            "problems": list(self.follower.problems[-3:]), "job_log": list(self.job_log),
-        }
+        """The follower's picture of the run, with who writes it and where the run stands."""
+        run_status = self.follower.status(running=status == RunStatus.RUNNING.value).value
+        return dict(self.follower.snapshot(), status=status, run_status=run_status, job_id=job_id,
+                    job_log=list(self.job_log))
 
 
 def follow_run(run_dir: Path, workspace: Any, post: Callable[[Message], object], cancelled: Callable[[], bool]) -> None:
@@ -235,7 +171,8 @@ class EvalLive(VerticalScroll):
         """Draw *state* (a LiveRun.state())."""
         s = state["summary"]
         status = state["status"]
-        status_style = {"running": "bold yellow", "succeeded": "green", "complete": "green"}.get(status, "magenta")
+        status_style = {RunStatus.RUNNING: "bold yellow", "succeeded": "green", RunStatus.COMPLETE: "green"}.get(
+            status, "magenta")
         title = Text.assemble((state["name"], "bold"), "  ", (str(state["model"] or "?"), "cyan"), " on ",
                               (str(state["benchmark"] or "?"), "cyan"), "  ", (status, status_style))
         if status != RunStatus.RUNNING.value and state["run_status"] == RunStatus.INCOMPLETE.value:

@@ -23,12 +23,11 @@ class RunPicker(ModalScreen[Path | None]):
     BINDINGS = [Binding("escape,ctrl+g", "cancel", "Cancel", id="picker.cancel")]
 
     class RunsListed(Message):
-        """The workspace's runs were read, with how many uncertain items each has left to adjudicate."""
+        """The workspace's runs were read (each with how many uncertain items it has left to adjudicate)."""
 
-        def __init__(self, infos: list, pending: dict) -> None:
+        def __init__(self, infos: list) -> None:
             super().__init__()
             self.infos = infos
-            self.pending = pending
 
     def __init__(self, title: str = "Open run", current: Path | None = None) -> None:
         super().__init__()
@@ -48,19 +47,9 @@ class RunPicker(ModalScreen[Path | None]):
 
     @work(thread=True, exclusive=True, group="picker", exit_on_error=False)
     def list_runs(self) -> None:
-        from mathbench.core.evaluation.report import summarize_records
-        from mathbench.core.evaluation.rundir import RunDir, list_runs
+        from mathbench.core.evaluation.listing import list_runs
 
-        infos = list_runs(self.app.workspace.root)
-        pending = {}
-        for info in infos:
-            run = RunDir(info.path)
-            try:
-                summary = summarize_records(run.load_results(strict=False), run.load_adjudications(strict=False))
-            except (OSError, ValueError):
-                continue
-            pending[str(info.path)] = summary["human"]["pending"]
-        self.post_message(self.RunsListed(infos, pending))
+        self.post_message(self.RunsListed(list_runs(self.app.workspace.root)))
 
     @on(RunsListed)
     def show_runs(self, message: RunsListed) -> None:
@@ -68,7 +57,7 @@ class RunPicker(ModalScreen[Path | None]):
         options.loading = False
         highlight = None
         for i, info in enumerate(message.infos):
-            left = message.pending.get(str(info.path))
+            left = None if info.error else info.pending
             label = Text.assemble(
                 (f"{info.name}", "bold"),
                 (f"  {info.benchmark or '?'} · {info.model or '?'} · {info.total} items · {pct(info.accuracy)}", "dim"),
