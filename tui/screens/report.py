@@ -36,6 +36,17 @@ class ReportReady(Message):
         self.other_records = other_records
 
 
+class ComparisonReady(Message):
+    """The current run was compared with a second run (paired statistics take a moment, so this comes later)."""
+
+    def __init__(self, run_path: Path, compare_path: Path, comparison: dict, other_records: dict[Any, dict]) -> None:
+        super().__init__()
+        self.run_path = run_path
+        self.compare_path = compare_path
+        self.comparison = comparison
+        self.other_records = other_records
+
+
 class ReportFailed(Message):
     """The report could not be computed."""
 
@@ -117,6 +128,7 @@ class ReportScreen(WorkbenchScreen):
         self.records: dict[Any, dict] = {}
         self.other_records: dict[Any, dict] = {}
         self._shown: tuple | None = None
+        self._compare_path: Path | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="report-status")
@@ -163,16 +175,21 @@ class ReportScreen(WorkbenchScreen):
             records = run.load_results(strict=False)
             summary = summarize_records(records, run.load_adjudications(strict=False))
             summary["run"] = str(run.manifest.get("name") or run.name)
-            comparison = None
-            other: dict[Any, dict] = {}
-            if compare_path is not None and compare_path != run_path:
-                comparison = compare(run_path, compare_path)
-                other = {r["id"]: r for r in RunDir(compare_path).load_results(strict=False)}
         except (OSError, ValueError) as exc:
             self.post_message(ReportFailed(str(exc)))
             return
-        self.post_message(ReportReady(run_path, compare_path, summary, comparison,
-                                      {r["id"]: r for r in records}, other, signature))
+        # The run's own charts show at once; the comparison (bootstrap intervals) follows when done.
+        self.post_message(ReportReady(run_path, compare_path, summary, None, {r["id"]: r for r in records}, {},
+                                      signature))
+        if compare_path is None or compare_path == run_path:
+            return
+        try:
+            comparison = compare(run_path, compare_path)
+            other = {r["id"]: r for r in RunDir(compare_path).load_results(strict=False)}
+        except (OSError, ValueError) as exc:
+            self.post_message(ReportFailed(f"comparing with {compare_path.name}: {exc}"))
+            return
+        self.post_message(ComparisonReady(run_path, compare_path, comparison, other))
 
     @on(ReportFailed)
     def failed(self, message: ReportFailed) -> None:
@@ -181,27 +198,43 @@ class ReportScreen(WorkbenchScreen):
     @on(ReportReady)
     def ready(self, message: ReportReady) -> None:
         self._shown = message.signature
-        self.summary, self.comparison = message.summary, message.comparison
-        self.records, self.other_records = message.records, message.other_records
-        s = message.summary
+        self.summary, self.comparison = message.summary, None
+        self.records, self.other_records = message.records, {}
+        self._compare_path = message.compare_path if message.compare_path != message.run_path else None
+        self._show_status()
+        for i, data in enumerate(single_charts(message.summary)):
+            self.query_one(f"#chart-{i}", Chart).show(data)
+        self._show_comparison()
+
+    @on(ComparisonReady)
+    def compared(self, message: ComparisonReady) -> None:
+        if message.run_path != self.app.current_run or message.compare_path != self._compare_path:
+            return
+        self.comparison, self.other_records = message.comparison, message.other_records
+        self._show_status()
+        self._show_comparison()
+
+    def _show_status(self) -> None:
+        s = self.summary
         lo, hi = s["ci95"] or (None, None)
-        status = (f"[b]{s['run']}[/b] accuracy [b]{pct(s['accuracy'])}[/b] ({s['correct']}/{s['total']}, "
+        status = (f"[b]{s['run']}[/b] accuracy [b]{pct(s['accuracy'])}[/b] ({s['correct']}/{s['graded']} graded, "
                   f"95% CI {pct(lo)}–{pct(hi)}) · human reviewed {s['human']['reviewed']}, "
                   f"{s['human']['pending']} uncertain pending · grader alone {pct(s['grader']['accuracy'])}")
-        if message.comparison:
-            status += f"   [dim]v: compare with {message.comparison['b']['name']}[/dim]"
+        if self.comparison:
+            status += f"   [dim]v: compare with {self.comparison['b']['name']}[/dim]"
+        elif self._compare_path is not None:
+            status += f"   [dim]comparing with {self._compare_path.name}…[/dim]"
         else:
             status += "   [dim]c: choose a run to compare with[/dim]"
         self.query_one("#report-status", Static).update(status)
-        for i, data in enumerate(single_charts(s)):
-            self.query_one(f"#chart-{i}", Chart).show(data)
-        self._show_comparison()
 
     def _show_comparison(self) -> None:
         comparison = self.comparison
         flips_table = self.query_one("#report-flips", ItemList)
         if comparison is None:
-            self.query_one("#report-legend", Static).update("No second run chosen: press c to pick one.")
+            self.query_one("#report-legend", Static).update(
+                f"Comparing with {self._compare_path.name}…" if self._compare_path is not None
+                else "No second run chosen: press c to pick one.")
             self.query_one("#report-compare-table", Static).update("")
             self.query_one("#report-flips-title", Static).update("")
             flips_table.set_rows([])

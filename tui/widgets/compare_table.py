@@ -28,7 +28,7 @@ def _delta(value: float | None) -> Text:
 def _interval(ci: Any) -> str:
     if not ci or len(ci) != 2 or ci[0] is None:
         return "—"
-    return f"{100 * ci[0]:+.0f}…{100 * ci[1]:+.0f}"
+    return f"{100 * ci[0]:+.0f}..{100 * ci[1]:+.0f}"
 
 
 def _p(value: Any) -> str:
@@ -69,21 +69,24 @@ def compare_table(comparison: dict) -> Table:
     rows = compare_rows(comparison)
     has_ci = any(row["ci"] is not None for row in rows)
     has_p = any(row["p"] is not None for row in rows)
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=False)
-    table.add_column("", no_wrap=True, max_width=24, overflow="ellipsis")
-    table.add_column("n", justify="right")
-    table.add_column("A", justify="right")
-    table.add_column("B", justify="right")
-    table.add_column("Δ pts", justify="right")
-    if has_ci:
-        table.add_column("95% CI", justify="right", style="dim")
-    if has_p:
-        table.add_column("p", justify="right", style="dim")
-    for i, row in enumerate(rows):
+    cells_by_row: list[list[Any]] = []
+    for row in rows:
         cells: list[Any] = [row["group"], str(row["n"]), pct(row["a"]), pct(row["b"]), _delta(row["delta"])]
         if has_ci:
             cells.append(_interval(row["ci"]))
         if has_p:
             cells.append(_p(row["p"]))
+        cells_by_row.append(cells)
+    headers = ["", "n", "A", "B", "Δ pts"] + (["95% CI"] if has_ci else []) + (["p"] if has_p else [])
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=False)
+    for i, header in enumerate(headers):
+        if i == 0:
+            # Only the group's name gives way when space is short; numbers are never cut.
+            table.add_column(header, no_wrap=True, max_width=24, overflow="ellipsis")
+            continue
+        width = max(len(header), *(len(str(cells[i])) for cells in cells_by_row))
+        table.add_column(header, justify="right", no_wrap=True, min_width=width,
+                         style="dim" if header in ("95% CI", "p") else None)
+    for i, cells in enumerate(cells_by_row):
         table.add_row(*cells, style="bold" if i == 0 else None, end_section=i == 0)
     return table
