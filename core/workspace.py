@@ -80,6 +80,10 @@ class Workspace:
         return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+class WorkspaceError(OSError):
+    """A workspace folder that cannot be made (not writable, a file in the way), said in one line."""
+
+
 def is_workspace(path: Path) -> bool:
     """True when *path* already holds a mathbench workspace."""
     return (Path(path) / MARKER).is_file()
@@ -91,14 +95,25 @@ def open_workspace(path: Path | str, *, sample: bool = True) -> Workspace:
     ws = Workspace(root)
     if is_workspace(root):
         return ws
-    root.mkdir(parents=True, exist_ok=True)
-    if sample and SAMPLE_WORKSPACE_DIR.is_dir():
-        # Copied, never linked: the user's edits must not touch the shipped sample.
-        shutil.copytree(SAMPLE_WORKSPACE_DIR, root, dirs_exist_ok=True)
-    for name in SUBDIRS:
-        (root / name).mkdir(exist_ok=True)
-    marker = root / MARKER
-    marker.parent.mkdir(exist_ok=True)
-    info = {"version": 1, "created": time.time(), "sample": bool(sample and SAMPLE_WORKSPACE_DIR.is_dir())}
-    marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if sample and SAMPLE_WORKSPACE_DIR.is_dir():
+            # Copied, never linked: the user's edits must not touch the shipped sample.
+            shutil.copytree(SAMPLE_WORKSPACE_DIR, root, dirs_exist_ok=True)
+        for name in SUBDIRS:
+            (root / name).mkdir(exist_ok=True)
+        marker = root / MARKER
+        marker.parent.mkdir(exist_ok=True)
+        info = {"version": 1, "created": time.time(), "sample": bool(sample and SAMPLE_WORKSPACE_DIR.is_dir())}
+        marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:  # shutil.Error (a copy that failed part way) is an OSError too
+        raise WorkspaceError(f"{root}: cannot make a workspace here ({_reason(exc)}); "
+                             "choose a writable folder with --workspace DIR") from None
     return ws
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        first = exc.args[0][0]  # (source, destination, why) of the first file that failed
+        return f"{len(exc.args[0])} files could not be copied, e.g. {first[1]}: {first[2]}"
+    return exc.strerror or str(exc)

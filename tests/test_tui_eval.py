@@ -180,3 +180,39 @@ async def test_a_job_that_fails_says_why(tmp_path):
         await wait_until(pilot, lambda: screen.live is not None and screen.live["name"] == "nothing"
                          and screen.live["status"] == "failed", limit=120)
         await wait_until(pilot, lambda: "no endpoint answered" in screen_text(app))
+
+
+async def test_a_run_stopped_and_resumed_from_a_shell_is_followed_to_its_end(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ws = open_workspace(tmp_path / "ws")
+    run_dir = ws.runs_dir / "shell"
+    with DemoServer(answer_key=_answer_key(ws.benchmarks_dir / "sample.jsonl"), latency=0.2) as server:
+        cmd = [sys.executable, "-m", "mathbench.tui", "--workspace", str(ws.root), "eval", "--benchmark", "sample",
+               "--limit", "12", "--concurrency", "1", "--base-url", server.base_url, "--model", "demo-pot",
+               "--run-dir", str(run_dir), "--json"]
+        first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        results = run_dir / "results.jsonl"
+        deadline = time.monotonic() + 120
+        while not (results.exists() and results.read_text().count("\n") >= 3):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+        first.send_signal(signal.SIGINT)  # Ctrl-C in the shell: finished items stay
+        first.wait(timeout=60)
+        app = MathbenchApp(ws, start="eval", run_dir=run_dir)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            await wait_until(pilot, lambda: screen.live is not None and screen.live["run_status"] == "incomplete")
+            assert 3 <= screen.live["done"] < 12 and "r resumes" in screen_text(app)
+            second = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # resumed
+            try:
+                await wait_until(pilot, lambda: screen.live["status"] == "running", limit=60)
+                await wait_until(pilot, lambda: screen.live["done"] == 12 and screen.live["status"] != "running",
+                                 limit=180)
+            finally:
+                second.wait(timeout=120)
+            assert screen.live["run_status"] == "complete"
+            await wait_until(pilot, lambda: "12 / 12 items" in screen_text(app))

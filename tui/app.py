@@ -47,7 +47,6 @@ class MathbenchApp(App):
     CSS_PATH = "styles/app.tcss"
     COMMANDS = App.COMMANDS | {_screens_provider, _actions_provider}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    NOTIFICATION_TIMEOUT = 4
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
         # The footer shows the palette's own "^p Commands" at its right end; this adds ':' without a second entry.

@@ -11,12 +11,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mathbench.core.resources import CONFIGS_DIR, DATA_DIR
+from mathbench.core.resources import CONFIGS_DIR, SAMPLE_WORKSPACE_DIR
 
 # A source checkout sits beside ../shared/data (the real GSM8K and MATH); an installed wheel does not.
 SHARED_BENCHMARKS_DIR = CONFIGS_DIR.parent.parent / "shared" / "data" / "benchmarks"
 KNOWN = {"gsm8k": "gsm8k_test", "gsm8k-test": "gsm8k_test", "gsm8k-train": "gsm8k_train", "math": "math_test",
          "math-test": "math_test"}
+HUGGING_FACE = {"gsm8k_test": "hf:openai/gsm8k:main:test", "gsm8k_train": "hf:openai/gsm8k:main:train",
+                "math_test": "hf:EleutherAI/hendrycks_math:*:test"}
+"""Where a named benchmark comes from when no folder has it and `datasets` is installed (`*`: every config)."""
+DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 QUESTION_KEYS = ("question", "problem", "query", "prompt", "input")
 GOLD_KEYS = ("answer", "solution", "gold", "target", "output", "reference")
 SUBJECT_KEYS = ("type", "subject", "category")
@@ -59,26 +63,50 @@ def parse_level(value: Any) -> int | None:
 
 
 def benchmark_dirs(workspace: Any = None) -> list[Path]:
-    """Where named benchmarks are looked up, in order: workspace, ../shared/data, data/."""
+    """Where named benchmarks are looked up, in order: the workspace's benchmarks/, ../shared/data beside a
+    source checkout, the shipped sample ("sample")."""
     dirs: list[Path] = []
     if workspace is not None:
         dirs.append(Path(getattr(workspace, "benchmarks_dir", workspace)))
-    dirs += [SHARED_BENCHMARKS_DIR, DATA_DIR / "benchmarks"]
+    dirs += [SHARED_BENCHMARKS_DIR, SAMPLE_WORKSPACE_DIR / "benchmarks"]
     return dirs
 
 
+def _datasets_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("datasets") is not None
+
+
 def resolve_spec(spec: str, workspace: Any = None) -> Path | str:
-    """A benchmark name ("gsm8k", "math", "gsm8k-train") or path -> a file path; `hf:` specs come back as-is."""
+    """A benchmark name ("gsm8k", "math", "gsm8k-train", "sample") or path -> a file path, or an `hf:` spec.
+
+    A name is looked up in benchmark_dirs(), then (GSM8K and MATH) on Hugging Face when `datasets` is
+    installed; otherwise the error says in one line how to get it. A relative path is also tried in the
+    workspace.
+    """
     if spec.startswith("hf:"):
         return spec
     path = Path(spec).expanduser()
     if path.exists():
         return path
+    root = getattr(workspace, "root", None)
+    if root is not None and not path.is_absolute() and (Path(root) / path).exists():
+        return Path(root) / path
+    if "/" in spec or spec.lower().endswith(DATA_SUFFIXES):
+        raise BenchmarkError(f"benchmark {spec}: no such file" + (f" (nor in {root})" if root is not None else ""))
     stem = KNOWN.get(spec.lower(), spec)
     for d in benchmark_dirs(workspace):
         for name in (f"{stem}.jsonl", f"{stem}.json", f"{stem}.parquet", f"{stem}_test.jsonl"):
             if (d / name).is_file():
                 return d / name
+    hub = HUGGING_FACE.get(stem)
+    if hub and _datasets_installed():
+        return hub
+    where = benchmark_dirs(workspace)[0] if workspace is not None else "a workspace's benchmarks/ folder"
+    if hub:
+        raise BenchmarkError(f"benchmark {spec!r} not found: put {stem}.jsonl in {where}, or pip install "
+                             f"'mathbench[hf]' to read it from Hugging Face ({hub.split(':')[1]})")
     raise BenchmarkError(f"benchmark {spec!r} not found: not a file, and no {stem}.jsonl in "
                          + ", ".join(str(d) for d in benchmark_dirs(workspace)))
 
@@ -171,7 +199,10 @@ def load_benchmark(
     spec_s = str(spec)
     resolved = resolve_spec(spec_s, workspace)
     if isinstance(resolved, str):
-        rows, prefix, where = _load_hf(resolved), _id_prefix(resolved, None), resolved
+        # A named benchmark read from Hugging Face keeps the ids a local copy of it would give.
+        named = KNOWN.get(spec_s.lower())
+        rows, where = _load_hf(resolved), resolved
+        prefix = _id_prefix(named, None) if named else _id_prefix(resolved, None)
     else:
         rows, prefix, where = read_records(resolved), _id_prefix(spec_s, resolved), str(resolved)
     problems = []
@@ -196,7 +227,8 @@ def load_benchmark(
 
 
 def _load_hf(spec: str) -> list[dict]:
-    """Rows of a Hugging Face dataset: hf:NAME[:CONFIG][:SPLIT] (split defaults to test)."""
+    """Rows of a Hugging Face dataset: hf:NAME[:CONFIG][:SPLIT] (split defaults to test; CONFIG `*` reads every
+    config, as MATH's seven subjects)."""
     parts = spec.removeprefix("hf:").split(":")
     name = parts[0]
     config = parts[1] if len(parts) > 1 and parts[1] else None
@@ -206,8 +238,8 @@ def _load_hf(spec: str) -> list[dict]:
     except ImportError:
         raise BenchmarkError(f"{spec}: the `datasets` package is needed for hf: benchmarks "
                              "(pip install 'mathbench[hf]')") from None
-    ds = datasets.load_dataset(name, config, split=split)
-    return [dict(row) for row in ds]
+    configs = datasets.get_dataset_config_names(name) if config == "*" else [config]
+    return [dict(row) for each in configs for row in datasets.load_dataset(name, each, split=split)]
 
 
 def benchmark_label(spec: str | Path) -> str:

@@ -49,15 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mathbench` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        from mathbench.tui.cli.app import open_workbench
+    from mathbench.core.workspace import WorkspaceError
 
-        return open_workbench(args) or 0
+    func = getattr(args, "func", None)
     try:
+        if func is None:
+            from mathbench.tui.cli.app import open_workbench
+
+            return open_workbench(args) or 0
         rc = func(args) or 0
         sys.stdout.flush()  # a reader that left early shows up here, not at interpreter exit
         return rc
+    except WorkspaceError as exc:
+        print(f"mathbench: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader went away (`mathbench jobs | head`): stop quietly, as a Unix tool killed by SIGPIPE does.
         import os

@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS",
                    help="the Retry-After the retry-after fault asks for (default 1)")
     d.add_argument("--answer-key", action="append", default=None, metavar="BENCHMARK",
-                   help="benchmarks whose answers it knows (default gsm8k and math)")
+                   help="benchmarks whose answers it knows (default: sample, and gsm8k and math when on disk)")
     d.add_argument("--api-key", default=None, help="require this bearer key on /v1 routes")
     d.set_defaults(func=cmd_demo_server)
 
@@ -86,11 +86,13 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def _workspace(args: argparse.Namespace):
+    """The workspace named (or the current folder) as paths only: it is made once a run has started, so a
+    command that fails leaves the folder as it was."""
     from pathlib import Path
 
-    from mathbench.core.workspace import open_workspace
+    from mathbench.core.workspace import Workspace
 
-    return open_workspace(Path(args.workspace or Path.cwd()), sample=False)
+    return Workspace(Path(args.workspace or Path.cwd()).expanduser().resolve())
 
 
 def build_config(args: argparse.Namespace):
@@ -253,6 +255,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
                         progress_line(state["progress"]) if state.get("progress") else ""
                     progress_cm.update(task_box[0], stats=shown)
 
+    report = on_event
+
+    def on_event(event) -> None:  # noqa: F811 - the reporter above, after making the workspace real
+        if isinstance(event, RunStarted) and cfg.workspace is not None:
+            from mathbench.core.workspace import is_workspace, open_workspace
+
+            if not is_workspace(cfg.workspace.root):
+                open_workspace(cfg.workspace.root, sample=False)
+        report(event)
+
     async def main() -> None:
         await run_eval(cfg, on_event)
 
@@ -313,12 +325,14 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
     """Serve the scripted PoT model until interrupted."""
     import sys
 
-    from mathbench.core.evaluation.benchmarks import BenchmarkError, answer_key, load_benchmark
+    from mathbench.core.evaluation.benchmarks import BenchmarkError, answer_key, load_benchmark, resolve_spec
     from mathbench.core.demo import DemoServer, PotScript
 
     key: dict[str, str] = {}
-    for spec in args.answer_key or ["gsm8k", "math"]:
+    for spec in args.answer_key or ["sample", "gsm8k", "math"]:
         try:
+            if not args.answer_key and isinstance(resolve_spec(spec), str):
+                continue  # by default only benchmarks already on disk, never a download
             key.update(answer_key(load_benchmark(spec)))
         except (BenchmarkError, OSError) as exc:
             if args.answer_key:
@@ -337,7 +351,7 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
         print(f"mathbench demo-server: {exc}", file=sys.stderr)
         return 2
     print(f"demo PoT model {args.model!r} at {server.base_url} (knows {len(key)} answers; Ctrl-C stops)")
-    print(f"try: mathbench eval --benchmark gsm8k --limit 50 --base-url {server.base_url} --model {args.model}",
+    print(f"try: mathbench eval --benchmark sample --limit 20 --base-url {server.base_url} --model {args.model}",
           flush=True)
     try:
         server.serve_forever()

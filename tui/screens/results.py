@@ -164,7 +164,7 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
         self._signature = message.signature
         self.rows, self.haystacks, self.verdicts = message.rows, message.haystacks, message.verdicts
         if snapshot.problems:
-            self.notify("\n".join(snapshot.problems[:5]), title="Skipped lines", severity="warning")
+            self.notify("\n".join(snapshot.problems[:5]), title="Skipped lines", severity="warning", timeout=15)
         self.refilter(cursor=0)
         if not isinstance(self.focused, Input):
             self.query_one(ItemList).focus()

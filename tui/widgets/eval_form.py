@@ -36,6 +36,7 @@ FIELDS = (
     Field("temperature", "temperature", "default 0", "number"),
     Field("top_p", "top-p", "default 1", "number"),
     Field("seed", "seed", "default 0", "integer"),
+    Field("samples", "samples", "completions per problem, for pass@k (default 1)", "integer"),
     Field("shuffle_seed", "shuffle seed", "blank: in order", "integer"),
     Field("levels", "levels", "MATH levels, e.g. 1,2,3"),
     Field("subjects", "subjects", "e.g. Algebra,Geometry"),
@@ -43,9 +44,15 @@ FIELDS = (
     Field("timeout", "timeout", "seconds per request, default 600", "number"),
     Field("max_retries", "retries", "per request, default 5", "integer"),
     Field("code_timeout", "code timeout", "seconds per code block, default 10", "number"),
+    Field("down_wait", "outage wait", "seconds to wait for a server to come back (60)", "number"),
+    Field("retry_after_max", "retry-after max", "longest Retry-After honoured, s (60)", "number"),
+    Field("max_reply_mb", "max reply MB", "a larger reply is an item error (1)", "number"),
     Field("name", "run name", "folder under runs/"),
 )
 NOT_REMEMBERED = ("name",)
+NOT_IN_FORM = ("help", "run_dir", "api_key", "retry_errors", "json")
+"""`mathbench eval` options the form leaves out: the run name stands for --run-dir, a key is never typed or
+kept (its variable's name is), e re-runs errors, a job always reports JSON."""
 
 
 def new_run_name() -> str:

@@ -145,8 +145,12 @@ class LogLines(ScrollView, can_focus=True):
             self._rows.extend(self._wrap_rows(start, self._rows_width))
         self._resize_virtual()
         if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._follow_end()
         self.refresh()
+
+    def _follow_end(self) -> None:
+        # The new height counts only after the next layout: scroll once it has happened.
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
 
     def drop_oldest(self, count: int) -> None:
         """Forget the *count* oldest shown lines (the keep limit was reached)."""
@@ -176,7 +180,7 @@ class LogLines(ScrollView, can_focus=True):
         self._rows_width = width
         self._resize_virtual()
         if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._follow_end()
         self.refresh()
 
     def _resize_virtual(self) -> None:
@@ -239,7 +243,7 @@ class LogLines(ScrollView, can_focus=True):
 
     def watch_following(self, following: bool) -> None:
         if following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._follow_end()
         self.post_message(self.StateChanged())
 
     def watch_wrap(self) -> None:
