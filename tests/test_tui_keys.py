@@ -17,10 +17,11 @@ def workspace(tmp_path_factory):
     return open_workspace(tmp_path_factory.mktemp("keys") / "ws")
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 @pytest.mark.parametrize("spec", SCREENS, ids=[s.name for s in SCREENS])
-async def test_every_screen_leaves_single_keys_to_the_screen_and_its_footer_fits(workspace, spec):
+async def test_every_screen_leaves_single_keys_to_the_screen_and_its_footer_fits(workspace, spec, size):
     app = MathbenchApp(workspace, start=spec.name)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await pilot.pause(0.5)
         assert not isinstance(app.focused, (Input, TextArea)), f"{spec.name} opened in {app.focused}"
         footer = screen_lines(app)[-1].rstrip()

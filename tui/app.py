@@ -47,6 +47,8 @@ class MathbenchApp(App):
     CSS_PATH = "styles/app.tcss"
     COMMANDS = App.COMMANDS | {_screens_provider, _actions_provider}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    AUTO_FOCUS = None
+    """No screen puts the cursor anywhere by itself (Textual's "*" would focus the first text box)."""
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
         # The footer shows the palette's own "^p Commands" at its right end; this adds ':' without a second entry.
@@ -73,6 +75,8 @@ class MathbenchApp(App):
         self.follow_request: Path | None = None
         """A run the eval screen should follow the next time it shows."""
         self.start_screen = start
+        self._preloaded: dict[Path, object] = {}
+        """Futures of runs read ahead for the results screen, by path."""
         self.sub_title = str(workspace.root)
         for spec in SCREENS:
             self.add_mode(spec.name, self._factory(spec))
@@ -81,11 +85,17 @@ class MathbenchApp(App):
             self.current_run = runs[0] if runs else None
             self.compare_run = runs[1] if len(runs) > 1 else None
 
-    @staticmethod
-    def _factory(spec: ScreenSpec) -> Callable[[], Screen]:
+    def _factory(self, spec: ScreenSpec) -> Callable[[], Screen]:
         """A callable that imports the screen's module only when the screen is first shown."""
 
         def make() -> Screen:
+            screen = build()
+            # A new screen is styled as it mounts, with the CSS of this moment. Marked current, Textual
+            # (8.2.8) skips the two full restyles of every screen it would otherwise do on a first visit.
+            screen._css_update_count = self._css_update_count
+            return screen
+
+        def build() -> Screen:
             module_name, _, class_name = spec.target.partition(":")
             try:
                 module = importlib.import_module(module_name)
@@ -107,6 +117,52 @@ class MathbenchApp(App):
 
     def on_mount(self) -> None:
         self.load_keymap()
+
+    def on_ready(self) -> None:
+        # After the first frame: read the current run for the results screen while the user looks around,
+        # and build that screen (hidden) so that `3` only has to show it.
+        self.call_after_refresh(self.preload_run)
+        self.set_timer(0.25, self._prebuild_results)
+
+    def _prebuild_results(self) -> None:
+        if "results" not in self._screen_stacks and self.current_mode != "results":
+            self._init_mode("results")  # Textual 8.2.8: builds a mode's screen without switching to it
+
+    PRELOAD_LIMIT = 64 << 20
+    """Runs whose results.jsonl is larger than this are read only when shown."""
+
+    def preload_run(self) -> None:
+        """Start reading the current run's rows in a thread, for the results screen to take when it shows."""
+        import concurrent.futures
+
+        path = self.current_run
+        if path is None or path in self._preloaded or self.current_mode == "results":
+            return
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._preloaded[path] = future
+        self._preload(path, future)
+
+    @work(thread=True, group="preload", exit_on_error=False)
+    def _preload(self, path: Path, future) -> None:
+        try:
+            if (path / "results.jsonl").stat().st_size > self.PRELOAD_LIMIT:
+                future.set_result(None)
+                return
+            from mathbench.tui.screens.results import read_rows
+
+            future.set_result(read_rows(path))
+        except Exception as exc:  # noqa: BLE001 - the results screen reads the run itself and says what failed
+            future.set_exception(exc)
+
+    def take_preloaded(self, path: Path):
+        """The rows read ahead for *path* (waiting for them when still being read), or None; called from a worker."""
+        future = self._preloaded.pop(Path(path), None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:  # noqa: BLE001 - read again by the caller
+            return None
 
     @work(thread=True, exclusive=True, group="keymap", exit_on_error=False)
     def load_keymap(self) -> None:

@@ -81,6 +81,13 @@ class RowsBuilt(RunLoaded):
         self.signature = signature
 
 
+def read_rows(path: Path) -> RowsBuilt:
+    """Read *path* and build its table rows (in a worker thread; the app may do it ahead of time)."""
+    signature = run_signature(path)
+    snapshot = load_run(path)
+    return RowsBuilt(snapshot, *build_rows(snapshot), signature)
+
+
 class ResultsScreen(VerdictOverrides, WorkbenchScreen):
     """All items of the app's current run in a table that draws only visible rows."""
 
@@ -147,11 +154,14 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
         if only_if_changed and signature == self._signature:
             return
         try:
-            snapshot = load_run(path)
+            # The app may already be reading this run since start-up: take its rows when they are current.
+            built = self.app.take_preloaded(path)
+            if built is None or built.signature != signature:
+                built = read_rows(path)
         except (OSError, ValueError) as exc:
             self.post_message(RunLoadFailed(path, str(exc)))
             return
-        self.post_message(RowsBuilt(snapshot, *build_rows(snapshot), signature))
+        self.post_message(built)
 
     @on(RunLoadFailed)
     def load_failed(self, message: RunLoadFailed) -> None:

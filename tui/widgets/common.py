@@ -23,34 +23,53 @@ VERDICT_MARKS = {"correct": "✓", "wrong": "✗", "uncertain": "?", "error": "!
 
 
 class WorkbenchFooter(Footer):
-    """The footer of the keys in force, leaving out the last ones that do not fit its width (`?` lists them all)."""
+    """The footer of the keys in force, leaving out the last ones that do not fit its width (`?` lists them all);
+    drawn again only when what it would show changes."""
 
     KEEP = ("help",)
     """Actions shown whatever the width."""
 
     def __init__(self) -> None:
         super().__init__(compact=True)
+        self._shown: tuple | None = None
 
     @staticmethod
-    def _width(key: FooterKey) -> int:
-        return cell_len(key.key_display) + (cell_len(key.description) + 1 if key.description else 0) + 1
+    def _width(key_display: str, description: str) -> int:
+        return cell_len(key_display) + (cell_len(description) + 1 if description else 0) + 1
+
+    def _wanted(self, screen: Screen) -> tuple:
+        """What the footer would show now: the width and each shown binding's key, label, action and state."""
+        keys = tuple(
+            (binding.key, self.app.get_key_display(binding), binding.description, binding.action, enabled)
+            for (_, binding, enabled, _) in screen.active_bindings.values() if binding.show
+        )
+        return (self.size.width or self.app.size.width, keys)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if self.is_attached and screen is self.screen and self._bindings_ready and self._wanted(screen) == self._shown:
+            return  # the same keys again (focus moved within the screen): no need to build the footer anew
+        super().bindings_changed(screen)
 
     def compose(self) -> ComposeResult:
+        if self._bindings_ready:
+            self._shown = self._wanted(self.screen)
         widgets = list(super().compose())
         if any(not isinstance(w, FooterKey) for w in widgets):
             yield from widgets  # grouped keys: shown as Textual lays them out
             return
         palette = [w for w in widgets if w.has_class("-command-palette")]
         keys = [w for w in widgets if not w.has_class("-command-palette")]
-        budget = (self.size.width or self.app.size.width) - sum(self._width(w) + 1 for w in palette)
-        budget -= sum(self._width(w) for w in keys if w.action in self.KEEP)
+        budget = (self.size.width or self.app.size.width) - sum(self._width(w.key_display, w.description) + 1
+                                                               for w in palette)
+        budget -= sum(self._width(w.key_display, w.description) for w in keys if w.action in self.KEEP)
         shown = []
         for key in keys:
+            width = self._width(key.key_display, key.description)
             if key.action in self.KEEP:
                 shown.append(key)
-            elif self._width(key) <= budget:
+            elif width <= budget:
                 shown.append(key)
-                budget -= self._width(key)
+                budget -= width
             else:
                 budget = -1  # keep the order: once one key is left out, so are the ones after it
         self.styles.grid_size_columns = len(shown) + len(palette)
@@ -58,14 +77,15 @@ class WorkbenchFooter(Footer):
         yield from palette
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self.recompose)
+        if self._bindings_ready and self._wanted(self.screen) != self._shown:
+            self.call_after_refresh(self.recompose)
 
 
 class WorkbenchScreen(Screen):
     """A top-level workbench screen: header, the screen's body, footer of its keys."""
 
     TITLE = "mathbench"
-    AUTO_FOCUS = None
+    AUTO_FOCUS = ""
     """Nothing takes focus by itself: single keys reach the screen until the user moves into a box."""
 
     def compose(self) -> ComposeResult:
