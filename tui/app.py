@@ -121,10 +121,11 @@ class MathbenchApp(App):
     def on_ready(self) -> None:
         # After the first frame: read the current run for the results screen while the user looks around,
         # and build that screen (hidden) so that `3` only has to show it.
-        self.call_after_refresh(self.preload_run)
-        self.set_timer(0.25, self._prebuild_results)
+        # A moment later, not at once: the first frame's callbacks and the user's first keys come first.
+        self.set_timer(0.1, self._warm_up)
 
-    def _prebuild_results(self) -> None:
+    def _warm_up(self) -> None:
+        self.preload_run()
         if "results" not in self._screen_stacks and self.current_mode != "results":
             self._init_mode("results")  # Textual 8.2.8: builds a mode's screen without switching to it
 

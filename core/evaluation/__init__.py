@@ -1,23 +1,55 @@
-"""Evaluation: benchmarks, the PoT protocol, the OpenAI-compatible client, the runner, run folders, reports."""
+"""Evaluation: benchmarks, the PoT protocol, the OpenAI-compatible client, the runner, run folders, reports.
 
-from mathbench.core.evaluation.adjudication import AdjudicationSession
-from mathbench.core.evaluation.benchmarks import BenchmarkError, Problem, load_benchmark
-from mathbench.core.evaluation.client import ChatClient, ChatError, Sampling
-from mathbench.core.evaluation.compare import compare
-from mathbench.core.evaluation.follow import RunFollower
-from mathbench.core.evaluation.layout import DuplicateResult, RunError, RunFileError, RunLocked
-from mathbench.core.evaluation.listing import RunInfo, find_runs, list_runs, run_info
-from mathbench.core.evaluation.pot import PotTrace, PromptTemplate, extract_code, load_prompt, solve
-from mathbench.core.evaluation.report import LiveSummary, summarize, summarize_records
-from mathbench.core.evaluation.rundir import AdjudicationState, RunDir, effective_verdict
-from mathbench.core.evaluation.runconfig import EvalConfig, EvalError
-from mathbench.core.evaluation.runner import run_eval
-from mathbench.core.evaluation.writer import RunWriter
+Names are imported on first use (PEP 562), so opening the workbench or `mathbench --help` pays only for
+what it touches.
+"""
 
-__all__ = [
-    "AdjudicationSession", "AdjudicationState", "BenchmarkError", "ChatClient", "ChatError", "DuplicateResult",
-    "EvalConfig", "EvalError", "LiveSummary", "PotTrace", "Problem", "PromptTemplate", "RunDir", "RunError",
-    "RunFileError", "RunFollower", "RunInfo", "RunLocked", "RunWriter", "Sampling", "compare", "effective_verdict",
-    "extract_code", "find_runs", "list_runs", "load_benchmark", "load_prompt", "run_eval",
-    "run_info", "solve", "summarize", "summarize_records",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "AdjudicationSession": "mathbench.core.evaluation.adjudication",
+    "AdjudicationState": "mathbench.core.evaluation.rundir",
+    "BenchmarkError": "mathbench.core.evaluation.benchmarks",
+    "ChatClient": "mathbench.core.evaluation.client",
+    "ChatError": "mathbench.core.evaluation.client",
+    "DuplicateResult": "mathbench.core.evaluation.layout",
+    "EvalConfig": "mathbench.core.evaluation.runconfig",
+    "EvalError": "mathbench.core.evaluation.runconfig",
+    "LiveSummary": "mathbench.core.evaluation.report",
+    "PotTrace": "mathbench.core.evaluation.pot",
+    "Problem": "mathbench.core.evaluation.benchmarks",
+    "PromptTemplate": "mathbench.core.evaluation.pot",
+    "RunDir": "mathbench.core.evaluation.rundir",
+    "RunError": "mathbench.core.evaluation.layout",
+    "RunFileError": "mathbench.core.evaluation.layout",
+    "RunFollower": "mathbench.core.evaluation.follow",
+    "RunInfo": "mathbench.core.evaluation.listing",
+    "RunLocked": "mathbench.core.evaluation.layout",
+    "RunWriter": "mathbench.core.evaluation.writer",
+    "Sampling": "mathbench.core.evaluation.client",
+    "compare": "mathbench.core.evaluation.compare",
+    "effective_verdict": "mathbench.core.evaluation.rundir",
+    "extract_code": "mathbench.core.evaluation.pot",
+    "find_runs": "mathbench.core.evaluation.listing",
+    "list_runs": "mathbench.core.evaluation.listing",
+    "load_benchmark": "mathbench.core.evaluation.benchmarks",
+    "load_prompt": "mathbench.core.evaluation.pot",
+    "run_eval": "mathbench.core.evaluation.runner",
+    "run_info": "mathbench.core.evaluation.listing",
+    "solve": "mathbench.core.evaluation.pot",
+    "summarize": "mathbench.core.evaluation.report",
+    "summarize_records": "mathbench.core.evaluation.report",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -54,6 +54,7 @@ class HomeScreen(WorkbenchScreen):
     """Lists the workspace's runs; enter opens one in the results browser."""
 
     TITLE = "Home"
+    AUTO_FOCUS = "#home-table"
     BINDINGS = [
         Binding("enter", "open('results')", "Results", id="home.results", tooltip="Browse the highlighted run"),
         Binding("a", "open('adjudicate')", "Adjudicate", id="home.adjudicate",
@@ -87,12 +88,9 @@ class HomeScreen(WorkbenchScreen):
         lines.append("[b cyan]:[/] Commands   [dim]search screens and actions[/dim]")
         return "\n".join(lines)
 
-    def on_mount(self) -> None:
-        self.query_one(ItemList).focus()
-
     def on_screen_resume(self) -> None:
-        # Listing runs reads every results file: let the first frame paint before it competes for the GIL.
-        self.call_after_refresh(self.action_reload)
+        # Listing runs reads every results file: let the first frame out before it competes for the GIL.
+        self.set_timer(0.05, self.action_reload)
 
     def action_reload(self) -> None:
         self.read_workspace()

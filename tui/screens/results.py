@@ -92,6 +92,7 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
     """All items of the app's current run in a table that draws only visible rows."""
 
     TITLE = "Results"
+    AUTO_FOCUS = "#results-table"
     BINDINGS = [
         Binding("slash", "search", "Search", id="results.search", tooltip="Filter by text (question, answers, id)"),
         Binding("v", "cycle('verdict')", "Verdict", id="results.verdict", tooltip="Cycle the verdict filter"),
@@ -129,9 +130,6 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
             yield Input(placeholder="/ search question, answers, id, reason", id="results-search")
             yield Static(id="results-filters")
         yield ItemList(columns=COLUMNS, id="results-table")
-
-    def on_mount(self) -> None:
-        self.query_one(ItemList).focus()
 
     def on_screen_resume(self) -> None:
         wanted = self.app.current_run
