@@ -113,7 +113,7 @@ ANSWERS = [
     ("-2, 1", "1, -2", "correct", "symbolic"),
     ("\\{1, 2, 3\\}", "\\{3, 2, 1\\}", "correct", "symbolic"),
     ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1, 2)", "correct", "symbolic"),
-    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "correct", "symbolic"),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "correct", "exact"),
     ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix} 1 & 2 \\\\ 3 & 5 \\end{pmatrix}", "wrong", "not-equal"),
     ("3+4i", "4i+3", "correct", "symbolic"),
     ("\\text{(C)}", "C", "correct", "choice"),
