@@ -107,7 +107,7 @@ ANSWERS = [
     ("5x-7y+11z+4=0", "x+y-z+2=0", "wrong", "not-equal"),
     ("5x-7y+11z+4=0", "5x-7y+11z+4=0", "correct", "exact"),
     ("(-\\infty, 3]", "(-\\infty,3]", "correct", "exact"),
-    ("[2,5)", "x \\in [2, 5)", "correct", "symbolic"),
+    ("[2,5)", "x \\in [2, 5)", "correct", "exact"),
     ("(0, 2)", "[0, 2]", "wrong", "not-equal"),
     ("(1, 2)", "(2, 1)", "wrong", "not-equal"),
     ("-2, 1", "1, -2", "correct", "symbolic"),

@@ -20,14 +20,14 @@ _CHOICE_PHRASE = re.compile(
     r"(?:答案选项|正确选项|选项|答案|选择|应选|故选|选|答え|正解|"
     r"(?i:(?:final\s+|correct\s+|the\s+)*(?:answer|option|choice)(?:\s+is)?|r[ée]ponse|respuesta|antwort|resposta|ответ))"
     r"\s*(?:is|are|为|是|は|[:：=])?\s*(?:[a-z ]{0,20}?)(?:(?i:option|choice)\s*)?(?:[*_$]|\\text(?:bf)?\{)*"
-    r"[\(（]?(?P<l>[A-J])[\)）]?(?![A-Za-z0-9])"
+    r"(?:[\(（](?P<p>[A-Ja-j])[\)）]|(?P<l>[A-J]))(?![A-Za-z0-9])"
 )
-_ALSO = re.compile(r"^(?:[*_$}]|\\\)|\s)*(?:,|，|、|/|\bor\b|\band\b|或|或者|和|及|还是)\s*(?:[*_$]|\\text(?:bf)?\{)*"
-                   r"[\(（]?(?P<l>[A-J])[\)）]?(?![A-Za-z0-9])", re.IGNORECASE)
+_ALSO = re.compile(r"(?:[*_$}]|\\\)|\s)*(?:,|，|、|/|\bor\b|\band\b|或|或者|和|及|还是)\s*(?:[*_$]|\\text(?:bf)?\{)*"
+                   r"(?:[\(（](?P<p>[A-Ja-j])[\)）]|(?P<l>[A-J]))(?![A-Za-z0-9])")
 _LEADING = re.compile(r"^\s*(?:[*_#>\-]\s*)*(?:\\textbf\{)?[\(（]?(?P<l>[A-J])[\)）]?(?:\*\*|\})?(?:[.。:：,，)\s\u4e00-\u9fff]|$)")
 # A weaker way to name a choice, trusted only when nothing follows the letter but punctuation.
-_CHOICE_WEAK = re.compile(r"(?i:I think|I believe|I choose|I pick|I'd (?:go with|choose|pick)|it's|it is|must be|should be)"
-                          r"\s+(?:(?i:option|choice)\s+)?[\(（]?(?P<l>[A-J])[\)）]?(?=\s*(?:[.!。,，]|$))")
+_CHOICE_WEAK = re.compile(r"(?i:I think|I believe|I choose|I pick|I'd (?:go with|choose|pick)|it's|it is|must be|should be|could be|may be|might be|would be)"
+                          r"\s+(?:(?i:option|choice)\s+)?[\(（]?(?P<l>[A-J])[\)）]?(?=\s*(?:[.!。,，]|$|(?:or|and)\s+[\(（]?[A-J]\b))")
 
 
 def normalize_choices(choices: Any) -> dict[str, str] | None:
@@ -123,11 +123,12 @@ def named_letters(text: str, letters: Iterable[str] = "ABCDE") -> list[str]:
         if found is not None:
             return found
     for m in reversed(list(_CHOICE_PHRASE.finditer(body))[-30:]):
-        if m.group("l") in allowed:
+        if _letter(m) in allowed:
             return _with_following(body, m, allowed)
-    weak = list(_CHOICE_WEAK.finditer(body[-600:]))
+    tail = body[-600:]
+    weak = list(_CHOICE_WEAK.finditer(tail))
     if weak and weak[-1].group("l") in allowed:
-        return [weak[-1].group("l")]
+        return _with_following(tail, weak[-1], allowed)
     lines = [ln for ln in body.strip().splitlines() if ln.strip()]
     if lines:
         m = _LEADING.match(lines[-1])
@@ -159,14 +160,19 @@ def _letters_in_box(content: str, allowed: set[str]) -> list[str] | None:
     return list(dict.fromkeys(letters)) or None
 
 
+def _letter(m: re.Match) -> str:
+    groups = m.groupdict()
+    return (groups.get("l") or groups.get("p") or "").upper()
+
+
 def _with_following(text: str, m: re.Match, allowed: set[str]) -> list[str]:
     """The letter m names, and any more that 'or' / 'and' / ',' join to it ('A or B')."""
-    letters, pos = [m.group("l")], m.end()
+    letters, pos = [_letter(m)], m.end()
     while True:
         nxt = _ALSO.match(text, pos)
-        if not nxt or nxt.group("l") not in allowed:
+        if not nxt or _letter(nxt) not in allowed:
             return list(dict.fromkeys(letters))
-        letters.append(nxt.group("l"))
+        letters.append(_letter(nxt))
         pos = nxt.end()
 
 

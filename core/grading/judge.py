@@ -15,6 +15,7 @@ from mathbench.core.grading.limits import MAX_TEXT, Timeout, TooLarge, time_limi
 from mathbench.core.grading.rules import CORRECT, UNCERTAIN, WRONG, Grade, NeedsSymbolic, compare
 
 UNMARKED = ("conclusion", "chinese-conclusion", "last-number", "last-math")
+MARKED = ("boxed", "gsm8k-hash", "answer-is")
 _TOO_LARGE = (TooLarge, Timeout, RecursionError, MemoryError, OverflowError)
 
 
@@ -73,6 +74,7 @@ def _unmarked(gold_answer: str, values: list[str], question: str | None, symboli
 
 def grade_texts(gold: Any, prediction: Any, symbolic: bool, choices: Any = None, question: str | None = None) -> Grade:
     """Extract both answers from full texts and compare, settling several boxes, weak extractions and choices."""
+    cut = len(str(prediction or "")) > MAX_TEXT  # only the tail was read: an answer no marker names is no answer
     prediction = _tail(prediction)
     options = mc.normalize_choices(choices)
     if options:
@@ -90,6 +92,8 @@ def grade_texts(gold: Any, prediction: Any, symbolic: bool, choices: Any = None,
             return Grade(UNCERTAIN, "several-choices", gold_answer, ", ".join(letters), "choice")
         if letters:
             return Grade(CORRECT if letters[0] == gl else WRONG, "choice", gold_answer, letters[0], "choice")
+    if cut and ext.rule not in MARKED:
+        return Grade(UNCERTAIN, "too-large", gold_answer, ext.answer, ext.rule)
     if ext.answer is None:
         return Grade(WRONG, "no-answer-found", gold_answer, None, ext.rule)
     answer = ext.answer

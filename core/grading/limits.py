@@ -47,7 +47,8 @@ MAX_SYMBOLIC = 1_500  # characters of one answer handed to sympy
 MAX_DEPTH = 60  # bracket nesting handed to sympy's recursive parser
 
 _EXPONENT = re.compile(r"(?:\^|\*\*)\s*\{?\s*\(?\s*\+?(\d{5,})")
-_FACTORIAL = re.compile(r"(\d{4,})\s*!|factorial\(\s*(\d{4,})")
+_FACTORIAL = re.compile(r"(\d{4,})\s*!|factorial\(\s*(\d{4,})|\\[dt]?binom\s*\{\s*(\d{5,})|binomial\(\s*(\d{5,})")
+_OPAQUE = re.compile(r"(?:factorial|binomial|gamma)\(\s*(?![\d\s]{1,6}[,)])")  # a computed argument: no size known
 _MAX_FACTORIAL = 5_000
 
 
@@ -67,8 +68,10 @@ def check_size(text: str) -> None:
     for m in _EXPONENT.finditer(text):
         if len(m.group(1)) > 12 or int(m.group(1)) > MAX_EXPONENT:
             raise TooLarge(m.group(0)[:40])
+    if _OPAQUE.search(text):
+        raise TooLarge(_OPAQUE.search(text).group(0))
     for m in _FACTORIAL.finditer(text):
-        n = m.group(1) or m.group(2)
+        n = next(g for g in m.groups() if g)
         if len(n) > 12 or int(n) > _MAX_FACTORIAL:
             raise TooLarge(m.group(0)[:40])
     if re.search(r"\d{%d,}" % MAX_DIGITS, text):

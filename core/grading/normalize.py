@@ -28,7 +28,7 @@ _WRAPPERS = [
     (re.compile(r"\\\$|\\(?:textdollar|dollar)\b"), ""),
 ]
 _DELIMS = re.compile(r"^\s*(?:\$\$|\$|\\\(|\\\[)\s*(.*?)\s*(?:\$\$|\$|\\\)|\\\])\s*$", re.DOTALL)
-_TRAIL_PUNCT = re.compile(r"[\s.。,，;；:：!！?？]+$")
+_TRAIL_PUNCT = re.compile(r"(?:[\s.。,，;；:：！?？]|(?<![\d)}!])!)+$")  # '5!' keeps its factorial sign
 
 _NUM = r"(?:[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?|\d+\.\d*|\.\d+|\d+)"
 _NUMBER_RE = re.compile(

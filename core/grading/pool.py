@@ -285,15 +285,17 @@ def _close_shared() -> None:
         _SHARED.close()
 
 
-def _item(entry) -> tuple[str, str, dict | None]:
-    """(gold, prediction, extra) from (gold, prediction[, choices[, question]])."""
+def _item(entry) -> tuple:
+    """(gold, prediction, extra) from (gold, prediction[, choices[, question]]); a choice item's gold may be an
+    option's index."""
     gold, pred, *rest = entry
     extra = {}
     if rest and rest[0] is not None:
         extra["choices"] = rest[0]
     if len(rest) > 1 and rest[1]:
         extra["question"] = str(rest[1])
-    return ("" if gold is None else str(gold)), ("" if pred is None else str(pred)), (extra or None)
+    keep = extra.get("choices") is not None and isinstance(gold, int) and not isinstance(gold, bool)
+    return (gold if keep else "" if gold is None else str(gold)), ("" if pred is None else str(pred)), (extra or None)
 
 
 def grade_many(
@@ -320,7 +322,7 @@ def grade_many(
     main = threading.current_thread() is threading.main_thread()
     slow: list[int] = []
     for i, (gold, pred, extra) in enumerate(items):
-        if not main and len(gold) + len(pred) > INLINE_CHARS:
+        if not main and len(str(gold)) + len(pred) > INLINE_CHARS:
             slow.append(i)  # off the main thread no timer can stop a long scan: a worker takes it
             continue
         try:
