@@ -42,12 +42,6 @@ class Problem:
         return asdict(self)
 
 
-def normalize_question(text: str) -> str:
-    """Question text reduced to a lookup key: prefixes like '题目：' dropped, whitespace collapsed."""
-    text = re.sub(r"^\s*(题目[:：]|Problem[:：]|Question[:：])\s*", "", text or "", flags=re.I)
-    return " ".join(text.split())
-
-
 def content_id(prefix: str, question: str) -> str:
     """An id from the problem text itself: stable across reorderings of the file."""
     digest = hashlib.sha256(" ".join(question.split()).encode("utf-8")).hexdigest()[:12]
@@ -229,3 +223,15 @@ def benchmark_label(spec: str | Path) -> str:
 def answer_key(problems: Sequence[Problem]) -> dict[str, str]:
     """{question: gold} for the demo server."""
     return {p.question: p.gold for p in problems}
+
+
+def problem_hash(problem: Problem) -> str:
+    """A short hash of what a problem asks and expects (id, question, reference, level, subject)."""
+    canon = json.dumps([problem.id, problem.question, problem.gold, problem.level, problem.subject],
+                       ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()[:16]
+
+
+def problems_hash(hashes: Sequence[str]) -> str:
+    """One sha256 over the problems' hashes, in order: a run's benchmark content hash."""
+    return hashlib.sha256("\n".join(hashes).encode("ascii")).hexdigest()
