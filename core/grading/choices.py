@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mathbench.core.grading import normalize as nz
-from mathbench.core.grading.extraction import _strip_code, find_boxes
+from mathbench.core.grading.extraction import strip_code, find_boxes
 from mathbench.core.grading.limits import MAX_TEXT
 
 LETTERS = "ABCDEFGHIJ"
@@ -116,7 +116,7 @@ def gold_letter(gold: Any, options: dict[str, str] | None) -> str | None:
 def named_letters(text: str, letters: Iterable[str] = "ABCDE") -> list[str]:
     """The option letters a reply gives as its answer, in order (two or more mean it did not choose)."""
     allowed = set(letters)
-    body = _strip_code(str(text or "")[-MAX_TEXT:])
+    body = strip_code(str(text or "")[-MAX_TEXT:])
     boxes = [b for b in find_boxes(body) if b[2]]
     if boxes:
         found = _letters_in_box(boxes[-1][2], allowed)

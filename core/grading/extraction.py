@@ -136,7 +136,7 @@ def _is_connector(between: str) -> bool:
 _SPECIAL_TOKEN = re.compile(r"<\|(?:im_start|im_end|endoftext|eot_id|end_of_text|start_header_id)\|>|</s>")
 
 
-def _strip_code(text: str) -> str:
+def strip_code(text: str) -> str:
     """The reply without code blocks, and without what a model wrote after a chat template's end token."""
     m = _SPECIAL_TOKEN.search(text)
     if m and text[: m.start()].strip():
@@ -153,7 +153,7 @@ def _phrase_answer(phrase: str) -> str | None:
     phrase = phrase[:400].strip()
     first = re.split(r"(?<!\d)[.。;；!?](?!\d)|\n", phrase, maxsplit=1)[0]
     is_tail = re.search(r"\s(?:is|are|equals)\s+(?P<v>[^\s].{0,40})$", first)
-    if is_tail and re.search(r"\d|\\", is_tail.group("v")) and not _numbers(_MATH_SEGMENT.sub(" ", first[: is_tail.start()])):
+    if is_tail and re.search(r"\d|\\", is_tail.group("v")) and not numbers_in(_MATH_SEGMENT.sub(" ", first[: is_tail.start()])):
         phrase = is_tail.group("v")  # "The largest $n$ is 34": the value after the verb
     seg = _MATH_SEGMENT.search(phrase)
     if seg and seg.start() < 40:
@@ -228,7 +228,7 @@ def _last_math(body: str) -> Extraction | None:
         if not content or re.search(r"[A-Za-z]{3,}", words) or not re.search(r"[\d\\<>=]", content):
             continue
         rest = body[m.end() :]
-        if _numbers(_MATH_SEGMENT.sub(" ", rest)):
+        if numbers_in(_MATH_SEGMENT.sub(" ", rest)):
             return None  # a plain number comes later; the last-number rule decides
         return Extraction(content, "last-math", [content], at_end=_trails(rest))
     return None
@@ -245,11 +245,11 @@ def _canonical_number(token: str) -> str:
     return t
 
 
-def _numbers(text: str) -> list[str]:
+def numbers_in(text: str) -> list[str]:
     return [_canonical_number(n) for n in _NUMBER_TOKEN.findall(text)]
 
 
-def _distinct(values: list[str]) -> list[str]:
+def distinct_values(values: list[str]) -> list[str]:
     seen: dict[str, None] = {}
     for v in values:
         seen.setdefault(v.replace(",", "").rstrip("%").strip().removesuffix(".0"), None)
@@ -291,7 +291,7 @@ def extract_answer(text: str | None) -> Extraction:
     'the answer is', a concluding sentence, the last math, the last number."""
     if not text or not text.strip():
         return Extraction(None, "none", [])
-    body = _strip_code(str(text)[-MAX_TEXT:])
+    body = strip_code(str(text)[-MAX_TEXT:])
     boxes = [b for b in find_boxes(body) if b[2]]
     late = _answer_is(body, after=boxes[-1][1]) if boxes else None
     if late is not None:
@@ -339,9 +339,9 @@ def _bold(body: str) -> Extraction | None:
     m = found[-1]
     rest = body[-600:][m.end() :]
     inner = m.group(1).strip()
-    if not re.search(r"\d", inner) or _numbers(rest) or "\n\n" in rest:
+    if not re.search(r"\d", inner) or numbers_in(rest) or "\n\n" in rest:
         return None
-    nums = _numbers(_MATH_SEGMENT.sub(" ", inner))
+    nums = numbers_in(_MATH_SEGMENT.sub(" ", inner))
     answer = _segment(_MATH_SEGMENT.search(inner)) if _MATH_SEGMENT.search(inner) else (nums[-1] if len(nums) == 1 else inner)
     return Extraction(answer, "bold", [answer], at_end=True)
 
@@ -369,9 +369,9 @@ def _sentence_values(sentence: str, chosen: str) -> list[str]:
     if _COPULA.search(plain[max(0, tokens[-1].start() - 40) : tokens[-1].start()]):
         return [chosen]
     last_eq = max(plain.rfind("="), plain.rfind("＝"))
-    if last_eq >= 0 and len(_numbers(plain[last_eq:])) == 1:
+    if last_eq >= 0 and len(numbers_in(plain[last_eq:])) == 1:
         return [chosen]
-    return _distinct([_canonical_number(t.group(0)) for t in tokens])
+    return distinct_values([_canonical_number(t.group(0)) for t in tokens])
 
 
 def _conclusion(body: str) -> Extraction | None:
@@ -386,12 +386,12 @@ def _conclusion(body: str) -> Extraction | None:
         segs = [_segment(s) for s in _MATH_SEGMENT.finditer(sentence)]
         segs = [s for s in segs if re.search(r"\d", s)]
         plain = _MATH_SEGMENT.sub(" ", sentence)
-        nums = _numbers(plain)
+        nums = numbers_in(plain)
         rule = "chinese-conclusion" if m.group("zh") else "conclusion"
         after = rest[len(sentence) :]
         at_end = not re.search(r"\d", after)
         if segs:
-            values = [segs[-1]] if len(segs) == 1 and not nums else _distinct(segs + nums)
+            values = [segs[-1]] if len(segs) == 1 and not nums else distinct_values(segs + nums)
             return Extraction(segs[-1], rule, segs + nums, at_end=at_end, sentence_values=values)
         if nums:
             return Extraction(nums[-1], rule, nums, at_end=at_end, sentence_values=_sentence_values(sentence, nums[-1]))

@@ -10,7 +10,7 @@ from typing import Any
 from mathbench.core.grading import choices as mc
 from mathbench.core.grading import normalize as nz
 from mathbench.core.grading import symbolic as sym
-from mathbench.core.grading.extraction import _distinct, _numbers, extract_answer, extract_gold
+from mathbench.core.grading.extraction import distinct_values, numbers_in, extract_answer, extract_gold
 from mathbench.core.grading.limits import MAX_TEXT, Timeout, TooLarge, time_limit
 from mathbench.core.grading.rules import CORRECT, UNCERTAIN, WRONG, Grade, NeedsSymbolic, compare
 
@@ -64,7 +64,7 @@ def _unmarked(gold_answer: str, values: list[str], question: str | None, symboli
     """An unmarked final sentence with several numbers: ('decide', the answer) when the question's own numbers
     leave one, else ('uncertain'|'wrong', None) by whether the gold is among them."""
     if question:
-        given = set(_distinct(_numbers(str(question))))
+        given = set(distinct_values(numbers_in(str(question))))
         new = [v for v in values if v not in given]
         if len(new) == 1:
             return "decide", new[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -126,6 +127,7 @@ def plain_spaces(text: str) -> str:
     return text.translate(_SPACES)
 
 
+@functools.lru_cache(maxsize=4096)
 def clean(answer: str) -> str:
     """A canonical printed form of an answer: no delimiters, sizing commands, degrees, currency or end punctuation."""
     s = strip_delimiters(plain_spaces(answer))

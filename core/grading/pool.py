@@ -271,11 +271,12 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_pool() -> GradingPool:
-    """The process-wide pool (one worker, started on first use) for grading off the main thread."""
+    """The process-wide pool (a worker per two cores, up to four, started as needed) for grading off the main
+    thread."""
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None or _SHARED._closed or not _SHARED._thread.is_alive():
-            _SHARED = GradingPool(workers=1, chunk=1)
+            _SHARED = GradingPool(workers=max(1, min(4, (os.cpu_count() or 2) // 2)), chunk=1)
         return _SHARED
 
 

@@ -237,6 +237,8 @@ def compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
         return _compare_numbers(gn, pn)
     if gn and re.fullmatch(r"-?[\[(].*,.*[\])]", p):
         return WRONG, "not-equal"  # a number against an interval or a tuple
+    if gn and "=" in p and re.search(r"\d", p.rsplit("=", 1)[0]) and re.search(r"[A-Za-z]", p):
+        return WRONG, "not-equal"  # a number against an equation still to solve ('x + 2x = 105')
     if gn:
         clock = _clock_hours(p)
         if clock is not None:
