@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mathbench.core.resources import CONFIGS_DIR, DATA_DIR
+from mathbench.core.storage import JsonlError, parse_jsonl
 
 # A source checkout sits beside ../shared/data (the real GSM8K and MATH); an installed wheel does not.
 SHARED_BENCHMARKS_DIR = CONFIGS_DIR.parent.parent / "shared" / "data" / "benchmarks"
@@ -30,6 +31,10 @@ FIELD_NAMES = {"question": "question", "problem": "question", "answer": "answer"
 
 class BenchmarkError(ValueError):
     """A benchmark file or spec that cannot be read, with the place (FILE:LINE[:COL]) named."""
+
+
+class BenchmarkFileError(BenchmarkError, JsonlError):
+    """A malformed line of a JSONL benchmark, located as FILE:LINE:COL."""
 
 
 @dataclass
@@ -131,15 +136,10 @@ def read_records(path: Path) -> list[dict]:
         if not isinstance(data, list):
             raise BenchmarkError(f"{path}:1:1: expected a list of objects (or {{\"data\": [...]}})")
         return data
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise BenchmarkError(f"{path}:{lineno}:{exc.colno}: invalid JSON line: {exc.msg}") from None
-    return rows
+    parsed = parse_jsonl(path, text.encode("utf-8"), error=BenchmarkFileError)
+    if parsed.torn:  # a benchmark is never being appended to: a broken last line is an error, not a crash's tail
+        raise BenchmarkFileError(path, parsed.torn_line, "malformed JSON: the last line is cut off")
+    return [row for _, row in parsed.records]
 
 
 def _mapped(row: dict, fields: dict[str, str], name: str, where: str) -> Any:

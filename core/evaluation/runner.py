@@ -170,7 +170,8 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
     if config.preflight:
         await _check_endpoints(client, config.model, manifest)
     writer = run.open_writer()  # raises RunLocked for a second writer
-    session = {"started": time.time(), "finished": None, "items": 0, "base_urls": list(config.base_urls)}
+    session: dict[str, Any] = {"started": time.time(), "finished": None, "items": 0,
+                               "base_urls": list(config.base_urls)}
     tally: Tally | None = None
     interrupted = False
     stopped: list[str] = []
