@@ -99,3 +99,19 @@ def training_data(model: str, workspace: Any = None) -> dict | None:
         out["warning"] = (f"trained on {flagged} items that overlap benchmark problems ("
                           + ", ".join(f"{b}: {n}" for b, n in sorted(where.items())) + ")")
     return out
+
+
+def note_training_data(run_dir: str | Path, model: str, workspace: Any = None) -> dict | None:
+    """Record in a run's manifest what is known of the evaluated model's training data (see training_data).
+
+    Without *workspace* the one holding the run folder, if any, is asked.
+    """
+    from mathbench.core.evaluation.rundir import RunDir
+    from mathbench.core.workspace import Workspace, is_workspace
+
+    if workspace is None:
+        workspace = next((Workspace(p) for p in Path(run_dir).resolve().parents if is_workspace(p)), None)
+    info = training_data(model, workspace)
+    if info is not None:
+        RunDir(run_dir).update_manifest(training_data=info)
+    return info

@@ -192,6 +192,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             elif isinstance(event, RunFinished):
                 state["summary"] = event.summary
 
+    shown = on_event
+
+    def on_event(event) -> None:  # noqa: F811 - the events shown, plus the model's training data noted
+        if isinstance(event, RunStarted):
+            from mathbench.core.datasets.lineage import note_training_data
+
+            info = note_training_data(event.run_dir, cfg.model, cfg.workspace)
+            if info and info.get("warning"):
+                print(f"warning: {cfg.model} was {info['warning']}", file=sys.stderr)
+        shown(event)
+
     async def main() -> None:
         await run_eval(cfg, on_event)
 
