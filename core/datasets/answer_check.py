@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 
 _CAND_NUM = re.compile(r"[-+]?\d+(?:\.\d+)?/\d+(?:\.\d+)?|[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
 _CHOICE = re.compile(r"^\s*[\(（]?([A-E])[\)）]?(?:[.．、:：]|\s)\s*(?P<rest>.+)$", re.DOTALL)
@@ -45,54 +44,13 @@ def _same_number(ans, out) -> str | None:
     return None
 
 
-class _GraderThread:
-    """One daemon thread for symbolic grading: off the main thread core.grading uses its helper process,
-    which warms up (seconds) once, in parallel with the code execution, instead of in the caller; being a
-    daemon, a warm-up still running never holds up the program's exit."""
-
-    def __init__(self):
-        import queue
-
-        self._q: queue.Queue = queue.Queue()
-        threading.Thread(target=self._loop, name="validate-grader", daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            fn, args, kwargs, fut = self._q.get()
-            if fut.set_running_or_notify_cancel():
-                try:
-                    fut.set_result(fn(*args, **kwargs))
-                except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-                    fut.set_exception(exc)
-
-    def submit(self, fn, *args, **kwargs):
-        from concurrent.futures import Future
-
-        fut: Future = Future()
-        self._q.put((fn, args, kwargs, fut))
-        return fut
-
-
-_GRADER: _GraderThread | None = None
-_GRADER_LOCK = threading.Lock()
-
-
-def grader_thread() -> _GraderThread:
-    global _GRADER
-    with _GRADER_LOCK:
-        if _GRADER is None:
-            _GRADER = _GraderThread()
-        return _GRADER
-
-
 _UNSHOWN = "a non-numeric answer the output does not show verbatim"
 
 
 def answer_fast(final_text: str, stdout: str) -> tuple[str | None, str, str, str, tuple[str, str] | None]:
     """check_answer without the symbolic step: (answer, rule, status, reason, (answer, candidate) still to
     compare symbolically or None)."""
-    from mathbench.core.grading.extraction import extract_answer
-    from mathbench.core.grading.normalize import parse_number
+    from mathbench.core.grading import extract_answer, parse_number
 
     ext = extract_answer(final_text)
     if not ext.answer:
@@ -139,12 +97,12 @@ def check_answer(final_text: str, stdout: str) -> tuple[str | None, str, str, st
     compared with the output's final value by core.grading (symbolically); anything the two cannot be
     compared on (choice letters, intervals, words) stays unknown rather than a false alarm.
     """
-    from mathbench.core.grading.grader import grade_answer
+    from mathbench.core.grading import shared_pool
 
     answer, rule, status, reason, pair = answer_fast(final_text, stdout)
     if pair is not None:
         try:
-            grade = grader_thread().submit(grade_answer, *pair, timeout=2.0).result()
+            grade = shared_pool().submit("answer", *pair, timeout=2.0).result()
         except Exception:  # noqa: BLE001 - a grader failure leaves the answer unknown, not the run
             grade = None
         verdict = symbolic_verdict(pair, grade)

@@ -20,7 +20,7 @@ def _dist(values: list[int]) -> dict:
 
 def dataset_stats(items: list[dict], fmt: str | None = None) -> dict:
     """Counts and length figures of a dataset (no code is run): what `mathbench data stats` prints."""
-    from mathbench.core.grading.extraction import extract_answer
+    from mathbench.core.grading import extract_answer
 
     roles: Counter = Counter()
     n_turns: Counter = Counter()

@@ -213,8 +213,7 @@ def to_sharegpt(trace: PotTrace, *, observation_from: str = "human", skip: int =
 
 def check_trace(trace: PotTrace, gold: str, *, timeout: float = 5.0) -> tuple[bool, str, Any]:
     """(keep, reason, grade): code ran, final answer right, and the answer agrees with the printed output."""
-    from mathbench.core.grading.extraction import extract_answer
-    from mathbench.core.grading.grader import grade, grade_answer
+    from mathbench.core.grading import extract_answer, grade, grade_answer
 
     if trace.error:
         return False, f"error: {trace.error}", None

@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from mathbench.core.datasets.answer_check import answer_fast, grader_thread, symbolic_verdict
+from mathbench.core.datasets.answer_check import answer_fast, symbolic_verdict
 from mathbench.core.datasets.checks import ItemCheck, RoundCheck, ValidationReport
 from mathbench.core.datasets.dataset import Dataset
 from mathbench.core.datasets.items import Turn, detect_format, item_turns
@@ -99,7 +99,7 @@ def _judge(plan: _Plan, item: dict, line: int | None, execs: dict[str, dict],
             finals[-1].content, last_ok_stdout)
         return check, pair
     elif finals:
-        from mathbench.core.grading.extraction import extract_answer
+        from mathbench.core.grading import extract_answer
 
         ext = extract_answer(finals[-1].content)
         check.answer, check.answer_rule = ext.answer, ext.rule
@@ -207,14 +207,14 @@ def validate_items(
             finish(check)
 
         def decide(plan: _Plan) -> None:
-            from mathbench.core.grading.grader import grade_answer
+            from mathbench.core.grading import shared_pool
 
             line = lines[plan.index] if lines and plan.index < len(lines) else None
             check, pair = _judge(plan, items[plan.index], line, execs, timeout)
             if pair is None:
                 store_and_finish(plan.key, check)
             else:
-                grading[grader_thread().submit(grade_answer, *pair, timeout=2.0)] = (plan.key, check, pair)
+                grading[shared_pool().submit("answer", *pair, timeout=2.0)] = (plan.key, check, pair)
 
         def graded(fut) -> None:
             key, check, pair = grading.pop(fut)

@@ -29,6 +29,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mathbench.core.sandbox.wire import recv_exact as _recv_exact
+
 STATUSES = ("ok", "error", "timeout", "killed")
 _WORKER = Path(__file__).with_name("worker.py")
 # Extra seconds the caller waits past a block's timeout before giving up on its supervisor.
@@ -345,16 +347,6 @@ class SandboxPool:
         codes = list(codes)
         with ThreadPoolExecutor(max_workers=self.size) as ex:
             return list(ex.map(lambda c: self.run(c, timeout), codes))
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(min(n - len(buf), 1 << 20))
-        if not chunk:
-            raise EOFError("connection closed")
-        buf += chunk
-    return bytes(buf)
 
 
 _default: SandboxPool | None = None
