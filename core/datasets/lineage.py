@@ -50,14 +50,18 @@ def _model_dir(model: str, workspace: Any) -> Path | None:
     return None
 
 
-def training_data(model: str, workspace: Any = None) -> dict | None:
+def training_data(model: str, workspace: Any = None, *, near: str | Path | None = None) -> dict | None:
     """What is known of a model's training data: its datasets and their export reports; None when nothing is.
 
-    The result's "contaminated" counts the exported items the reports flagged and kept; "warning"
-    says so in one line.
+    Without *workspace*, the workspace holding *near* (e.g. the eval's run folder) is asked, if any.
+    The result's "contaminated" counts the exported items the reports flagged; "warning" says so in one line.
     """
     import yaml
 
+    if workspace is None and near is not None:
+        from mathbench.core.workspace import Workspace, is_workspace
+
+        workspace = next((Workspace(p) for p in Path(near).resolve().parents if is_workspace(p)), None)
     folder = _model_dir(model, workspace)
     if folder is None:
         return None
@@ -100,18 +104,3 @@ def training_data(model: str, workspace: Any = None) -> dict | None:
                           + ", ".join(f"{b}: {n}" for b, n in sorted(where.items())) + ")")
     return out
 
-
-def note_training_data(run_dir: str | Path, model: str, workspace: Any = None) -> dict | None:
-    """Record in a run's manifest what is known of the evaluated model's training data (see training_data).
-
-    Without *workspace* the one holding the run folder, if any, is asked.
-    """
-    from mathbench.core.evaluation.rundir import RunDir
-    from mathbench.core.workspace import Workspace, is_workspace
-
-    if workspace is None:
-        workspace = next((Workspace(p) for p in Path(run_dir).resolve().parents if is_workspace(p)), None)
-    info = training_data(model, workspace)
-    if info is not None:
-        RunDir(run_dir).update_manifest(training_data=info)
-    return info

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ class EvalConfig:
     down_wait: float = 60.0  # how long every endpoint may stay down before the run stops incomplete
     retry_after_max: float = 60.0
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+    manifest_extra: dict[str, Any] = field(default_factory=dict)  # more manifest keys (the model's training data)
     # Injection points (tests, benches): the code runner and the problem list.
     run_code: Callable[[str, float], Awaitable[Any]] | None = None
     problems: Sequence[Problem] | None = None
@@ -123,6 +124,7 @@ def build_manifest(config: EvalConfig, problems: Sequence[Problem], template_dic
         created=now,
         started=now,
         status=RunStatus.RUNNING.value,
+        extra=dict(config.manifest_extra),
     )
 
 

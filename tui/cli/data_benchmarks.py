@@ -99,7 +99,7 @@ def _cut(text: str, limit: int = 110) -> str:
 
 def _from_run(args) -> int:
     from mathbench.core.datasets.from_run import FromRunError, missed_problems, write_pairs
-    from mathbench.core.evaluation.rundir import RunError
+    from mathbench.core.evaluation.layout import RunError
 
     try:
         rows = missed_problems(args.run, args.which, compare=args.compare, workspace=workspace_of(args))

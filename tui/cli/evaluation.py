@@ -240,16 +240,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             elif (line := _outage_line(event)) is not None:
                 console.print(f"[yellow]{line}[/]")
 
-    shown = on_event
+    from mathbench.core.datasets.lineage import training_data
 
-    def on_event(event) -> None:  # noqa: F811 - the events shown, plus the model's training data noted
-        if isinstance(event, RunStarted):
-            from mathbench.core.datasets.lineage import note_training_data
-
-            info = note_training_data(event.run_dir, cfg.model, cfg.workspace)
-            if info and info.get("warning"):
-                print(f"warning: {cfg.model} was {info['warning']}", file=sys.stderr)
-        shown(event)
+    # What is known of the model's training data (its export reports) goes into the manifest.
+    known = training_data(cfg.model, cfg.workspace, near=cfg.run_dir)
+    if known is not None:
+        cfg.manifest_extra["training_data"] = known
+        if known.get("warning"):
+            print(f"warning: {cfg.model} was {known['warning']}", file=sys.stderr)
 
     async def main() -> None:
         await run_eval(cfg, on_event)

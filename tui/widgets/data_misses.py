@@ -65,7 +65,7 @@ class MissesScreen(ModalScreen[Path | None]):
     @work(thread=True, exclusive=True, group="misses", exit_on_error=False)
     def write_pairs(self, which: str) -> None:
         from mathbench.core.datasets.from_run import FromRunError, missed_problems, write_pairs
-        from mathbench.core.evaluation.rundir import RunError
+        from mathbench.core.evaluation.layout import RunError
 
         workspace = self.app.workspace
         out = workspace.datasets_dir / "pairs" / f"{self.run_dir.name}-{which}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
