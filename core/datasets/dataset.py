@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -52,7 +53,14 @@ class Dataset:
         except UnicodeDecodeError as exc:
             line, col = line_col(raw[: exc.start].decode("utf-8", "replace"), exc.start)
             raise DatasetError(path, f"not UTF-8 text (byte {raw[exc.start]:#04x})", line, col) from None
-        items, layout, lines = parse_items(text, path, on_progress=on_progress)
+        # Millions of new objects: the cyclic GC would scan them again and again while they are made.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            items, layout, lines = parse_items(text, path, on_progress=on_progress)
+        finally:
+            if was_enabled:
+                gc.enable()
         return cls(items=items, fmt=majority_format(items), path=path, layout=layout, lines=lines,
                    _digest=_digest(raw))
 
@@ -98,6 +106,9 @@ class Dataset:
         return target
 
     # -- reading
+
+    def __repr__(self) -> str:  # short: a worker's description repr()s its arguments, and items can be millions
+        return f"Dataset({str(self.path) if self.path else 'in memory'!r}, {len(self.items)} items, {self.fmt})"
 
     def __len__(self) -> int:
         return len(self.items)

@@ -100,12 +100,12 @@ class DataTasks(Vertical):
 
     # -- workers ----------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="data-files", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data-files", exit_on_error=False, description="data-files")
     def list_files(self, root: Path) -> None:
         files = sorted(p for p in root.iterdir() if p.suffix in DATA_SUFFIXES and p.is_file()) if root.is_dir() else []
         self.post_message(FilesListed(files))
 
-    @work(thread=True, exclusive=True, group="data-load", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data-load", exit_on_error=False, description="data-load")
     def load(self, path: Path) -> None:
         from mathbench.core.datasets import Dataset, DatasetError
 
@@ -117,7 +117,7 @@ class DataTasks(Vertical):
         self.post_message(TaskProgressed(f"loaded {path.name}", 1, 1))
         self.post_message(DatasetLoaded(dataset, sources=Counter(source_of(item) for item in dataset.items), path=path))
 
-    @work(thread=True, exclusive=True, group="data-filter", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data-filter", exit_on_error=False, description="data-filter")
     def filter_rows(self, dataset, spec: FilterSpec, statuses: dict[int, str], clusters: dict[int, int],
                     flagged: frozenset[int]) -> None:
         import re
@@ -133,7 +133,7 @@ class DataTasks(Vertical):
         if rows is not None:
             self.post_message(RowsFiltered(rows, spec.query))
 
-    @work(thread=True, exclusive=True, group="data-save", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data-save", exit_on_error=False, description="data-save")
     def save(self, dataset, label: str) -> None:
         from mathbench.core.datasets import DatasetError
 
@@ -144,7 +144,7 @@ class DataTasks(Vertical):
             return
         self.post_message(DatasetSaved(path, label))
 
-    @work(thread=True, exclusive=True, group="data-dedupe", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data-dedupe", exit_on_error=False, description="data-dedupe")
     def find_clusters(self, dataset, near: bool) -> None:
         """Exact (and, when *near*, MinHash near-duplicate) clusters of the problems."""
         from mathbench.core.datasets import find_duplicates
@@ -154,7 +154,7 @@ class DataTasks(Vertical):
         mapping = {index: number for number, cluster in enumerate(clusters, start=1) for index in cluster.members}
         self.post_message(ClustersFound(dataset, mapping, clusters, near))
 
-    @work(thread=True, exclusive=True, group="data-decontaminate", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data-decontaminate", exit_on_error=False, description="data-decontaminate")
     def check_benchmarks(self, dataset, workspace) -> None:
         """The items against the workspace's benchmarks (and, for items made from a run, their own)."""
         from mathbench.core.datasets.export import check_before_export
@@ -163,7 +163,7 @@ class DataTasks(Vertical):
                                     on_progress=self._progress("checking against benchmarks"))
         self.post_message(ContaminationFound(dataset, check.report, check.against, check.problems))
 
-    @work(thread=True, exclusive=True, group="data-validate", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data-validate", exit_on_error=False, description="data-validate")
     def validate(self, dataset, stop: threading.Event, timeout: float, cache: Path) -> None:
         from mathbench.core.datasets import validate_items
 
@@ -184,6 +184,6 @@ class DataTasks(Vertical):
         stop.set()
         self.post_message(ValidationFinished(statuses, counts, {check.index: check for check in report.checks}))
 
-    @work(thread=True, exclusive=True, group="data-stats", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data-stats", exit_on_error=False, description="data-stats")
     def compute_stats(self, dataset) -> None:
         self.post_message(StatsComputed(compute_stats(dataset)))
