@@ -255,7 +255,7 @@ class DatasetScreen(WorkbenchScreen):
         if self._focus_after_save is not None:
             keep, self._focus_after_save = self._focus_after_save, None
         item_list.set_rows(message.rows, keep=keep)
-        note = f"no item matches {message.query!r} · esc leaves the search box" if message.query and not message.rows \
+        note = f"no item matches {message.query!r} (the search box)" if message.query and not message.rows \
             else ""
         self._show_count(len(message.rows), note=note)
 

@@ -150,7 +150,7 @@ class DataTasks(Vertical):
         from mathbench.core.datasets import find_duplicates
 
         texts = [dataset.problem(i) for i in range(len(dataset))]
-        clusters = find_duplicates(texts, near=near, on_progress=self._progress("finding near duplicates"))
+        clusters = find_duplicates(texts, near=near, on_progress=self._progress("duplicates"))
         mapping = {index: number for number, cluster in enumerate(clusters, start=1) for index in cluster.members}
         self.post_message(ClustersFound(dataset, mapping, clusters, near))
 
@@ -160,7 +160,7 @@ class DataTasks(Vertical):
         from mathbench.core.datasets.export import check_before_export
 
         check = check_before_export(dataset.items, workspace=workspace,
-                                    on_progress=self._progress("checking against benchmarks"))
+                                    on_progress=self._progress("benchmark check"))
         self.post_message(ContaminationFound(dataset, check.report, check.against, check.problems))
 
     @work(thread=True, exclusive=True, group="data-validate", exit_on_error=False, description="data-validate")
