@@ -156,13 +156,13 @@ def _fmt_secs(seconds: float | None) -> str:
 def _clock(t: float) -> str:
     import time
 
-    return time.strftime("%H:%M", time.localtime(t))
+    return time.strftime("%H:%M:%S", time.localtime(t))
 
 
 def progress_line(p) -> str:
     """Accuracy over graded items with its 95% interval, errors apart, throughput and ETA for one Progress."""
     acc = "acc   --  " if p.accuracy is None else (
-        f"acc {p.accuracy:6.1%} [{p.ci_low:.1%}–{p.ci_high:.1%}] of {p.graded}")
+        f"acc {p.accuracy:6.1%} [{100 * p.ci_low:.1f}–{p.ci_high:.1%}]")
     if p.down_since is not None:
         return f"{acc}  endpoint down since {_clock(p.down_since)}, retrying"
     rate = f"{p.rate:.1f}/s" if p.rate else "--/s"
@@ -176,8 +176,8 @@ def _outage_line(event) -> str | None:
     from mathbench.core.evaluation.progress import EndpointsCameBack, EndpointsWentDown
 
     if isinstance(event, EndpointsWentDown):
-        return (f"endpoint down since {_clock(event.since)}, retrying "
-                f"(the run stops as incomplete at {_clock(event.gives_up_at)} if none answers)")
+        return (f"endpoint down since {_clock(event.since)}, retrying; "
+                f"the run stops as incomplete at {_clock(event.gives_up_at)} if none answers")
     if isinstance(event, EndpointsCameBack):
         return f"endpoint back after {_fmt_secs(event.down_for)}; going on"
     return None
@@ -190,7 +190,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import sys
 
     from mathbench.core.evaluation.layout import RunLocked
-    from mathbench.core.evaluation.progress import ItemFailed, ItemFinished, RunFinished, RunStarted
+    from mathbench.core.evaluation.progress import EndpointsWentDown, ItemFailed, ItemFinished, RunFinished, RunStarted
     from mathbench.core.evaluation.runconfig import EvalError
     from mathbench.core.evaluation.runner import run_eval
 
@@ -231,6 +231,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 task_box.append(progress_cm.add_task("eval", total=event.total, completed=event.already_done,
                                                      stats=progress_line(event.progress)))
             elif isinstance(event, ItemFinished | ItemFailed) and task_box:
+                state["progress"] = event.progress
                 progress_cm.update(task_box[0], completed=event.progress.done, stats=progress_line(event.progress))
                 if isinstance(event, ItemFailed) and state["shown_errors"] < 5:
                     state["shown_errors"] += 1
@@ -239,6 +240,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 state["summary"] = event.summary
             elif (line := _outage_line(event)) is not None:
                 console.print(f"[yellow]{line}[/]")
+                if task_box:
+                    shown = f"[yellow]{line.split(';')[0]}[/]" if isinstance(event, EndpointsWentDown) else \
+                        progress_line(state["progress"]) if state.get("progress") else ""
+                    progress_cm.update(task_box[0], stats=shown)
 
     from mathbench.core.datasets.lineage import training_data
 
