@@ -128,32 +128,22 @@ def load_against(specs: Iterable[str], workspace: Any = None, *, problems: list[
 
 
 def workspace_benchmarks(workspace) -> list[str]:
-    """Specs of the benchmarks a workspace holds or has evaluated on (those that can still be found)."""
-    import json
-
-    from mathbench.core.evaluation.benchmarks import BenchmarkError, resolve_spec
+    """Paths of the benchmarks a workspace holds or has evaluated on (those that can still be found)."""
+    from mathbench.core.datasets.from_run import run_benchmark
+    from mathbench.core.evaluation.layout import RunError
+    from mathbench.core.evaluation.rundir import RunDir
 
     specs: list[str] = []
     folder = Path(workspace.benchmarks_dir)
     if folder.is_dir():
-        specs += [str(p) for p in sorted(folder.iterdir()) if p.suffix in (".jsonl", ".json", ".parquet")]
+        specs += [str(p.resolve()) for p in sorted(folder.iterdir()) if p.suffix in (".jsonl", ".json", ".parquet")]
     for run in workspace.run_dirs():
         try:
-            spec = json.loads((run / "manifest.json").read_text(encoding="utf-8")).get("benchmark")
-        except (OSError, ValueError):
+            spec = run_benchmark(RunDir(run).manifest, workspace)
+        except (RunError, OSError, ValueError):
             continue
-        if not isinstance(spec, str) or spec.startswith("hf:"):
-            continue
-        for candidate in (Path(workspace.root) / spec, Path(spec)):
-            if candidate.is_file():
-                spec = str(candidate)
-                break
-        try:
-            resolved = str(resolve_spec(spec, workspace))
-        except BenchmarkError:
-            continue
-        if resolved not in specs and spec not in specs:
-            specs.append(resolved)
+        if spec is not None and Path(spec).is_file() and spec not in specs:
+            specs.append(spec)
     return specs
 
 

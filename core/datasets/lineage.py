@@ -4,12 +4,11 @@ folder's training_args.yaml names its datasets; an eval of that model finds the 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from mathbench.core.storage import atomic_write_json
+from mathbench.core.storage import atomic_write_json, read_json
 
 REPORT_SUFFIX = ".contamination.json"
 
@@ -31,7 +30,7 @@ def write_report(data_file: str | Path, summary: dict, *, against: list[str], le
 def read_report(data_file: str | Path) -> dict | None:
     """The report beside *data_file*, or None when there is none (or it cannot be read)."""
     try:
-        data = json.loads(report_path(data_file).read_text(encoding="utf-8"))
+        data = read_json(report_path(data_file))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -77,7 +76,7 @@ def training_data(model: str, workspace: Any = None, *, near: str | Path | None 
     info = {}
     if info_path is not None:
         try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
+            info = read_json(info_path)
         except (OSError, ValueError):
             info = {}
     datasets: dict[str, dict] = {}
