@@ -82,6 +82,11 @@ async def test_synthesised_items_keep_provenance_and_export_keeps_them_out(tmp_p
     report = json.loads(report_path(ws.exports_dir / "round2.json").read_text(encoding="utf-8"))
     assert report["contaminated"] == len(items) and report["left_out"] == len(items)
     assert "warning" not in res.stderr  # nothing flagged was exported
+    # Their benchmark gone, they cannot be cleared: they still stay out, and the export says why.
+    (ws.benchmarks_dir / "sample.jsonl").unlink()
+    res = _cli(ws, "data", "export", str(mixed), "--to", str(ws.exports_dir), "--name", "round2", "--json")
+    assert json.loads(res.stdout)["skipped_contaminated"] == len(items)
+    assert "not checked against" in res.stderr and "sample.jsonl" in res.stderr
 
 
 def test_export_warns_on_overlap_with_a_workspace_benchmark_and_the_model_remembers(tmp_path):

@@ -237,9 +237,11 @@ def check_before_export(items: Sequence[dict], *, workspace: Any = None, against
                                 *(workspace_benchmarks(workspace) if workspace is not None else [])]))
     problems: list[str] = []
     benchmarks = load_against(specs, workspace, problems=problems)
-    if not benchmarks:
-        return ExportCheck(None, specs, set(), problems)
-    report = BenchmarkIndex(benchmarks).scan([problem_text(it) for it in items], on_progress)
     labels = {i: benchmark_label(spec) for i, spec in own.items()}
+    # An item whose own benchmark cannot be read cannot be cleared: it stays out.
+    unread = {i for i, label in labels.items() if label not in benchmarks}
+    if not benchmarks:
+        return ExportCheck(None, specs, unread, problems)
+    report = BenchmarkIndex(benchmarks).scan([problem_text(it) for it in items], on_progress)
     must_drop = {h.index for h in report.hits if h.index in labels and h.benchmark == labels[h.index]}
-    return ExportCheck(report, specs, must_drop, problems)
+    return ExportCheck(report, specs, must_drop | unread, problems)
