@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", default=None, help="MATH levels to keep, e.g. 1,2,3")
     p.add_argument("--subjects", default=None, help="MATH subjects to keep, comma-separated, e.g. Algebra,Geometry")
     p.add_argument("--shuffle-seed", type=int, default=None, help="shuffle the problems with this seed first")
+    p.add_argument("--fields", default=None, metavar="NAME=KEY,...",
+                   help="the benchmark file's own keys, e.g. question=Problem,answer=correct,choices=options "
+                        "(names: question, answer, choices, id, level, subject); rows with choices are graded "
+                        "as choice items with a gold letter")
     p.add_argument("--run-dir", default=None,
                    help="run directory (default <workspace>/runs/<benchmark>-<model>-<time>); resumed if it exists")
     p.add_argument("--api-key", default=None,
@@ -135,6 +139,13 @@ def build_config(args: argparse.Namespace):
         cfg.levels = [lv for lv in (parse_level(v) for v in _csv(args.levels) or []) if lv is not None]
     if args.subjects:
         cfg.subjects = _csv(args.subjects)
+    if getattr(args, "fields", None):
+        from mathbench.core.evaluation.benchmarks import parse_fields
+
+        try:
+            cfg.fields = parse_fields(args.fields)
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
     cfg.stream = bool(args.stream or cfg.stream)
     cfg.retry_errors = args.retry_errors
     cfg.api_key = args.api_key
