@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ class EvalConfig:
     down_wait: float = 60.0  # how long every endpoint may stay down before the run stops incomplete
     retry_after_max: float = 60.0
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+    manifest_extra: dict[str, Any] = field(default_factory=dict)  # more manifest keys (the model's training data)
     # Injection points (tests, benches): the code runner and the problem list.
     run_code: Callable[[str, float], Awaitable[Any]] | None = None
     problems: Sequence[Problem] | None = None
@@ -124,7 +125,7 @@ def build_manifest(config: EvalConfig, problems: Sequence[Problem], template_dic
         created=now,
         started=now,
         status=RunStatus.RUNNING.value,
-        extra={"fields": dict(config.fields)} if config.fields else {},
+        extra={**({"fields": dict(config.fields)} if config.fields else {}), **config.manifest_extra},
     )
 
 

@@ -256,6 +256,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
                         progress_line(state["progress"]) if state.get("progress") else ""
                     progress_cm.update(task_box[0], stats=shown)
 
+    from mathbench.core.datasets.lineage import training_data
+
+    # What is known of the model's training data (its export reports) goes into the manifest.
+    known = training_data(cfg.model, cfg.workspace, near=cfg.run_dir)
+    if known is not None:
+        cfg.manifest_extra["training_data"] = known
+        if known.get("warning"):
+            print(f"warning: {cfg.model} was {known['warning']}", file=sys.stderr)
+
     async def main() -> None:
         await run_eval(cfg, on_event)
 

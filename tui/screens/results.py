@@ -86,6 +86,8 @@ class ResultsScreen(WorkbenchScreen):
         Binding("x", "clear", "Clear", id="results.clear", tooltip="Clear every filter"),
         Binding("o", "pick_run", "Run…", id="results.pick-run", tooltip="Choose the run to show"),
         Binding("f5,ctrl+r", "reload", "Reload", id="results.reload", tooltip="Read the run again from disk"),
+        Binding("m", "misses_to_synth", "Misses→Synth", id="results.misses",
+                tooltip="Write the run's wrong, flipped or uncertain problems as pairs and open Synth on them"),
     ]
 
     def __init__(self) -> None:
@@ -281,3 +283,8 @@ class ResultsScreen(WorkbenchScreen):
                 self.query_one(ItemTable).move_cursor(index)
 
         self.app.push_screen(ItemScreen(records, event.index, self.snapshot), closed)
+
+    def action_misses_to_synth(self) -> None:
+        from mathbench.tui.widgets.data_misses import open_synth_on_misses
+
+        open_synth_on_misses(self, self.app.current_run, self.app.compare_run)

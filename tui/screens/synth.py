@@ -261,11 +261,17 @@ class SynthScreen(WorkbenchScreen):
                 table.add_row(one_line(rec.get("id"), 16), one_line(rec.get("reason"), 80))
 
     # actions ------------------------------------------------------------------------------
-    def action_start(self) -> None:
+    def start_on_pairs(self, pairs: Path) -> None:
+        """Open the start form on a pairs file (a run's missed problems, written from Results or Report)."""
+        self.action_start(str(pairs))
+
+    def action_start(self, pairs: str = "") -> None:
         from mathbench.tui.widgets.data_synth_form import SynthFormScreen
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         defaults = {"out": f"synth/synth-{stamp}.jsonl", "concurrency": "16"}
+        if pairs:
+            defaults.update(pairs=pairs, out=f"synth/{Path(pairs).stem}-items.jsonl")
         url = getattr(self.app, "endpoint_url", None)
         if url:
             defaults["base_url"] = url
