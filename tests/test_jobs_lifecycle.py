@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from mathbench.core.jobs.progress import job_progress, job_summary
 from mathbench.core.jobs.training import TrainerLog, start_training
 from tests.standins import REPO_ROOT, mathbench, standins, wait_for, ws  # noqa: F401  (fixtures)

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from mathbench.core.jobs import serving
 from mathbench.core.jobs.registry import free_port
 from tests.standins import mathbench, standins, wait_for, ws  # noqa: F401  (fixtures)

@@ -48,7 +48,7 @@ async def test_serve_screen_attaches_to_a_server_by_url(tmp_path, server_key):
         app = MathbenchApp(ws, start="serve")
         async with app.run_test(size=(160, 48)) as pilot:
             screen = app.screen
-            screen.watch(url=server.base_url)
+            screen.follow_server(url=server.base_url)
             await _probed(screen, pilot)
             assert screen.view.health == "ready"
             if server_key is None:

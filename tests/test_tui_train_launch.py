@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from tests.standins import standins, ws  # noqa: F401  (fixtures)
 from tests.support.tui_more_text import poll_until_done, shown_text
 from mathbench.tui.app import MathbenchApp

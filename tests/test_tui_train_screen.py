@@ -32,7 +32,7 @@ async def test_train_screen_follows_a_growing_trainer_log(tmp_path):
     app = MathbenchApp(ws, start="train")
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
-        screen.watch(run)
+        screen.follow_run(run)
         await _poll(app, pilot)
         assert screen.view.step == 10 and screen.view.total == 50
         with log.open("a") as fh:
