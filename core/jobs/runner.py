@@ -85,14 +85,18 @@ def main(argv: list[str]) -> int:
     cgroup = make_cgroup(f"{spec.get('id', 'job')}")
     spec["cgroup"] = str(cgroup) if cgroup else None
 
-    def enter_cgroup() -> None:
+    def in_child() -> None:
+        # The runner ignores SIGINT and SIGHUP; the job must not inherit that (an ignored SIGINT stays
+        # ignored across exec, and vLLM's engine would then outlive a Ctrl-C or a group SIGINT).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         if cgroup is not None:
             join_cgroup(cgroup)
 
     try:
         child = subprocess.Popen(
             spec["command"], cwd=spec.get("cwd") or None, stdin=subprocess.DEVNULL,
-            process_group=0, env=os.environ.copy(), preexec_fn=enter_cgroup if cgroup else None,
+            process_group=0, env=os.environ.copy(), preexec_fn=in_child,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         print(f"[mathbench] could not start {spec['command'][0]!r}: {exc}", file=sys.stderr, flush=True)

@@ -33,7 +33,12 @@ def cgroup2_root() -> Path | None:
 
 
 def make_cgroup(name_hint: str) -> Path | None:
-    """A new empty cgroup for one job (None where cgroups cannot be made: not root, no v2, read-only)."""
+    """A new empty cgroup for one job (None where cgroups cannot be made: not root, no v2, read-only).
+
+    $MATHBENCH_NO_CGROUP=1 turns them off (the runner's descendants are followed instead).
+    """
+    if os.environ.get("MATHBENCH_NO_CGROUP"):
+        return None
     root = cgroup2_root()
     if root is None:
         return None
