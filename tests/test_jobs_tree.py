@@ -29,7 +29,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("cgroups", [True, False], ids=["cgroup", "descendants"])
-def test_stop_reaches_a_child_that_called_setsid(ws, tmp_path, monkeypatch, cgroups):
+def test_stop_reaches_a_child_that_called_setsid(ws, tmp_path, monkeypatch, cgroups):  # noqa: F811
     if not cgroups:
         monkeypatch.setenv("MATHBENCH_NO_CGROUP", "1")
     elif tree.cgroup2_root() is None or os.geteuid() != 0:
@@ -49,7 +49,7 @@ def test_stop_reaches_a_child_that_called_setsid(ws, tmp_path, monkeypatch, cgro
         assert not os.path.exists(job.cgroup)  # removed once empty
 
 
-def test_stop_never_signals_a_process_that_reused_the_jobs_pid(ws, tmp_path):
+def test_stop_never_signals_a_process_that_reused_the_jobs_pid(ws, tmp_path):  # noqa: F811
     job = jobs.start_job(ws, "eval", [sys.executable, "-c", "pass"])
     job = jobs.wait_job(ws, job.id, timeout=30)
     # Another program now holds what was the job's pid and process group (as after pid reuse).
@@ -70,7 +70,7 @@ def test_stop_never_signals_a_process_that_reused_the_jobs_pid(ws, tmp_path):
         innocent.wait()
 
 
-def test_deleting_a_running_jobs_folder_keeps_the_way_to_stop_it(ws, tmp_path):
+def test_deleting_a_running_jobs_folder_keeps_the_way_to_stop_it(ws, tmp_path):  # noqa: F811
     job = jobs.start_job(ws, "synth", [sys.executable, "-c", "import time; time.sleep(600)"])
     job = jobs.get_job(ws, job.id)
     pid = job.pid
@@ -99,7 +99,7 @@ def test_port_holders_are_named(tmp_path):
     assert not tree.port_listening(port)
 
 
-def test_the_job_inherits_default_sigint(ws, tmp_path):
+def test_the_job_inherits_default_sigint(ws, tmp_path):  # noqa: F811
     """The runner ignores SIGINT; the job must not inherit that (vLLM's engine would survive a Ctrl-C)."""
     code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, flush=True)"
     job = jobs.wait_job(ws, jobs.start_job(ws, "eval", [sys.executable, "-c", code]).id, timeout=30)
