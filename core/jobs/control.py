@@ -13,7 +13,7 @@ import time
 
 from mathbench.core.jobs.procs import pid_alive, proc_start_ticks
 from mathbench.core.jobs.registry import STOP_FILE, Job, JobError, _signal, get_job, write_json_atomic
-from mathbench.core.jobs.tree import descendants, kill_cgroup, signal_pids, tree_pids
+from mathbench.core.jobs.tree import descendants, group_members, kill_cgroup, signal_pids, tree_pids
 from mathbench.core.workspace import Workspace
 
 
@@ -48,22 +48,7 @@ def _group_members(job: Job) -> list[int]:
     ticks = proc_start_ticks(job.pgid)
     if ticks is not None and ticks != job.pid_start:
         return []
-    out = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return out
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            raw = open(f"/proc/{name}/stat", "rb").read().decode("ascii", "replace")
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2:].split()
-        if len(fields) > 2 and fields[0] not in ("Z", "X") and int(fields[2]) == job.pgid:
-            out.append(int(name))
-    return out
+    return group_members(job.pgid)
 
 
 def signal_job(job: Job, signum: int, *, target: str = "tree") -> int:

@@ -78,12 +78,12 @@ def remove_cgroup(path: str | Path | None) -> None:
             pass
 
 
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
+def _proc_stats():
+    """(pid, state, ppid, pgid) of every process, read from /proc."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return kids
+        return
     for name in entries:
         if not name.isdigit():
             continue
@@ -92,9 +92,21 @@ def _children_map() -> dict[int, list[int]]:
         except OSError:
             continue
         fields = raw[raw.rfind(")") + 2:].split()
-        if len(fields) > 1 and fields[0] not in ("Z", "X"):
-            kids.setdefault(int(fields[1]), []).append(int(name))
+        if len(fields) > 2:
+            yield int(name), fields[0], int(fields[1]), int(fields[2])
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for pid, state, ppid, _pgid in _proc_stats():
+        if state not in ("Z", "X"):
+            kids.setdefault(ppid, []).append(pid)
     return kids
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group *pgid*."""
+    return [pid for pid, state, _ppid, group in _proc_stats() if group == pgid and state not in ("Z", "X")]
 
 
 def descendants(pid: int) -> list[int]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.realstack import envs
+from tests.standins import wait_for
 
 pytestmark = pytest.mark.realstack
 
@@ -94,11 +95,4 @@ def _stop_everything(st: Stack) -> None:
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
     """Poll *predicate* until it returns something truthy (returned), or fail naming *what*."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    return wait_for(predicate, timeout=timeout, interval=interval, what=what)
