@@ -62,7 +62,9 @@ async def test_train_screen_opens_the_sample_run(tmp_path):
         view = app.screen.view
         assert view is not None and view.step == view.total
         assert view.finished and len(view.checkpoints) == 2
+        assert view.phase == "finished" and view.eta is None
         assert app.screen.query_one("#train-log").lines  # the run's log is tailed
+        assert "recorded" in shown_text(app.screen.query_one("#train-source"))  # no job writes it
 
 
 async def test_launch_form_reports_a_missing_model(tmp_path):

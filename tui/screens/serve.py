@@ -185,7 +185,7 @@ class ServeScreen(WorkbenchScreen):
         if self.log_path:
             parts.append(f"log {short_path(self.log_path, self.workspace.root)}")
         if self.log_path and not self.job_id and not self.url:
-            parts.append("[yellow]recorded: a log read from a file, no live server[/]")
+            parts.append("[yellow]recorded log, no live server[/]")
         text = " · ".join(parts) or "No server: [b]n[/b] launches one, [b]u[/b] attaches by URL, [b]o[/b] opens a log."
         self.query_one("#serve-source", Static).update(text)
 

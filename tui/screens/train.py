@@ -136,8 +136,7 @@ class TrainScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         if self.output_dir is None:
             self._pick_default()
-        else:
-            self._show_source()
+        self._show_source()
         if self._log is not None:
             self.poll_training()
         self.set_interval(1.0, self._tick)
@@ -187,7 +186,7 @@ class TrainScreen(WorkbenchScreen):
             source.update("No training run yet: [b]n[/b] launches one, [b]o[/b] opens an output dir.")
             return
         job = f"job [b]{self.job_id}[/b] → " if self.job_id else ""
-        recorded = "" if self.job_id else " · [yellow]recorded: an output dir read from disk, no job of this workspace writes it[/]"
+        recorded = "" if self.job_id else " · [yellow]recorded: no job writes it[/]"
         source.update(f"{job}{short_path(self.output_dir, self.workspace.root)}{recorded}")
 
     def _tick(self) -> None:
