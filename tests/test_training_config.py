@@ -74,6 +74,14 @@ def test_parse_value(value, expected):
     assert got == expected and type(got) is type(expected)
 
 
+def test_strategy_words_stay_words():
+    """`eval_strategy=no` is the string "no" (the real LLaMA-Factory stopped on a bool false here)."""
+    ov = parse_overrides(["eval_strategy=no", "save_strategy='no'", "bf16=off", "report_to=none"])
+    assert ov == {"eval_strategy": "no", "save_strategy": "no", "bf16": False, "report_to": "none"}
+    cfg = yaml.safe_load(render_config("lora_sft", FILLED, ov))
+    assert cfg["eval_strategy"] == "no" and cfg["bf16"] is False
+
+
 @pytest.mark.parametrize("value", [1e-5, 2.5e-7, 1e20, 0.1, 3.0, -4e-3])
 def test_yaml_scalar_floats_read_back_as_floats(value):
     assert yaml.safe_load(f"x: {training.yaml_scalar(value)}")["x"] == value

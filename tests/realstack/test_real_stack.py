@@ -21,12 +21,25 @@ from tests.support.tui_more_text import poll_until_done, shown_text
 pytestmark = [pytest.mark.realstack, pytest.mark.timeout(1800)]
 
 FAST_TRAIN = ["logging_steps=1", "gradient_accumulation_steps=1", "cutoff=1024", "preprocessing_num_workers=1",
-              "dataloader_num_workers=0", "val_size=0", "eval_strategy=no"]
+              "dataloader_num_workers=0", "val_size=0", "eval_strategy=no"]  # `no` stays a word (STRING_KEYS)
 SERVE_FLAGS = "--max-model-len 2048 --enforce-eager"
 
 
 def _job(stack, job_id: str) -> dict:
     return stack.mb_json("jobs", "show", job_id, "--json")
+
+
+def _running(stack, job_id: str) -> dict:
+    """The job while it runs; fails the test at once, with its log tail, when it has ended badly."""
+    job = _job(stack, job_id)
+    if job["state"] == "failed":
+        pytest.fail(f"job {job_id} failed (exit {job['exit_code']}): {job.get('error')}\n" + "\n".join(job["log_tail"]))
+    return job
+
+
+def _wait_end(stack, job_id: str, timeout: float, what: str) -> dict:
+    wait_until(lambda: _running(stack, job_id)["state"] not in ("starting", "running"), timeout, what, interval=2)
+    return _job(stack, job_id)
 
 
 def _trainer_records(output_dir: Path) -> list[dict]:
@@ -93,7 +106,7 @@ def test_1_lora_training_is_watched_as_it_runs(stack):
 
     def progress_matches_log():
         before = _trainer_records(out)
-        shown = _job(stack, job_id)
+        shown = _running(stack, job_id)
         after = _trainer_records(out)
         if shown["state"] != "running" or not before or before != after or before[-1]["current_steps"] >= 20:
             return False
@@ -107,8 +120,7 @@ def test_1_lora_training_is_watched_as_it_runs(stack):
         return len(agreed) >= 2
 
     wait_until(progress_matches_log, 900, "the job's progress to agree with trainer_log.jsonl twice", interval=1)
-    wait_until(lambda: _job(stack, job_id)["state"] != "running", 900, "the LoRA run to end")
-    job = _job(stack, job_id)
+    job = _wait_end(stack, job_id, 900, "the LoRA run to end")
     assert job["state"] == "succeeded" and job["exit_code"] == 0, job
     assert job["progress"]["text"].startswith("20/20 100%") and "ETA" not in job["progress"]["text"]
     assert (out / "adapter_model.safetensors").is_file() and (out / "checkpoint-20").is_dir()
@@ -131,8 +143,7 @@ def test_2_merge_then_serve_the_merged_model(stack):
     adapter = stack.made["lora_dir"]
     res = stack.mb("train", "merge_lora", f"model={stack.model}", f"adapter={adapter}", check=True)
     merge_id = res.stdout.strip().splitlines()[-1]
-    wait_until(lambda: _job(stack, merge_id)["state"] != "running", 900, "the merge to end")
-    merge = _job(stack, merge_id)
+    merge = _wait_end(stack, merge_id, 900, "the merge to end")
     assert merge["state"] == "succeeded", merge
     merged = Path(merge["output_dir"])
     assert (merged / "model.safetensors").is_file() and (merged / "config.json").is_file()
@@ -254,8 +265,7 @@ def test_4_full_sft_model_writes_code_that_the_sandbox_runs(stack):
     res = stack.mb("train", "full_sft", f"model={stack.model}", "dataset=pot_with_system", "deepspeed=null",
                    "max_steps=300", "lr=1e-3", "save_steps=1000", "warmup_ratio=0.03", *FAST_TRAIN, check=True)
     job_id = res.stdout.strip().splitlines()[-1]
-    wait_until(lambda: _job(stack, job_id)["state"] != "running", 1500, "the full SFT run to end", interval=2)
-    job = _job(stack, job_id)
+    job = _wait_end(stack, job_id, 1500, "the full SFT run to end")
     assert job["state"] == "succeeded", job
     out = Path(job["output_dir"])
     assert (out / "model.safetensors").is_file()
