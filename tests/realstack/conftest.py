@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,13 +52,15 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
+def stack() -> Stack:
     problem = envs.machine_problem()
     if problem:
         pytest.fail(f"this machine cannot run the real stack: {problem}")
     t0 = time.monotonic()
     built = envs.build_all()
-    root = tmp_path_factory.mktemp("realstack")
+    # Not under pytest's basetemp: other pytest runs on the machine prune old basetemps while this one
+    # trains for many minutes.
+    root = Path(tempfile.mkdtemp(prefix="mathbench-realstack-"))
     bin_dir = root / "bin"
     bin_dir.mkdir()
     for name in ("vllm", "llamafactory"):
@@ -82,6 +86,8 @@ def stack(tmp_path_factory) -> Stack:
     print(f"\nrealstack: tools ready in {st.made['build_seconds']} s: {json.dumps(st.made['build'])}", file=sys.stderr)
     yield st
     _stop_everything(st)
+    if not os.environ.get("MATHBENCH_REALSTACK_KEEP"):
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _stop_everything(st: Stack) -> None:
