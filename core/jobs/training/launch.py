@@ -133,6 +133,9 @@ def prepare_training(
             cfg["use_cpu"] = True
             text = _set_top_key(text, "use_cpu", True, add=True)
             notes.append("no GPU visible: use_cpu: true added (LLaMA-Factory refuses to train on a CPU without it)")
+        if cfg.get("bf16") and not _cpu_has_bf16():
+            checks.append(Check("bf16 on this CPU is emulated and many times slower than fp32",
+                                "bf16=false trains in fp32", blocking=False))
     if not dry:
         cfg_path = jdir / CONFIG_NAME
         cfg_path.write_text(text, encoding="utf-8")
@@ -161,6 +164,16 @@ def prepare_training(
     argv = [executable, subcommand, str(cfg_path)]
     pre = Preflight(argv, env, checks, notes)
     return TrainLaunch(job_id, argv, env, cfg_path, output_dir, cfg, subcommand, stop_signal, pre, text)
+
+
+def _cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); unknown counts as yes."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), None)
+    return flags is None or "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _set_top_key(text: str, key: str, value: Any, *, add: bool = False) -> str:
