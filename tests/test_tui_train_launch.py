@@ -71,7 +71,7 @@ async def test_serve_screen_launches_vllm_and_sees_it_ready(ws, standins):  # no
         assert screen.job_id is not None
         try:
             await _until(pilot, lambda: screen.view is not None and screen.view.health == "ready"
-                         and screen.view.milestones.get("max_concurrency"), screen.poll_server)
+                         and screen.view.milestones.get("max_concurrency") and screen.view.models, screen.poll_server)
             assert screen.view.models == ("qwen-pot",)
             assert screen.view.milestones["kv_cache_tokens"] == 1_048_576
             assert "yes" in _ready_row(screen)

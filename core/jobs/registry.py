@@ -20,7 +20,7 @@ from typing import Iterator
 
 from mathbench.core.jobs.logtail import IncrementalReader, complete_prefix, tail_file
 from mathbench.core.jobs.procs import ProcError, group_alive, pid_alive, signal_by_name
-from mathbench.core.jobs.tree import cgroup_pids
+from mathbench.core.jobs.tree import cgroup_pids, remove_cgroup
 from mathbench.core.records import ACTIVE_JOB_STATES, FINAL_JOB_STATES, JobState
 from mathbench.core.storage import atomic_write_json
 from mathbench.core.workspace import Workspace
@@ -283,6 +283,7 @@ def _reconcile(job: Job) -> Job:
         return _reconcile(fresh)
     job.state = JobState.STOPPED if job.stop_requested else JobState.FAILED
     job.error = job.error or "ended while unwatched; its exit code was not recorded"
+    remove_cgroup(job.cgroup)  # the wrapper that would have removed it is gone
     job.end = job.end or time.time()
     _save(job)
     return job

@@ -126,8 +126,7 @@ class ServeScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         if self.job_id is None and self.url is None and self.log_path is None:
             self._pick_default()
-        else:
-            self._show_source()
+        self._show_source()
         log_tail = self.query_one("#serve-log", LogTail)
         if self.log_path and log_tail.follower is None:
             log_tail.follow(self.log_path)
