@@ -35,6 +35,7 @@ async def test_serve_screen_shows_milestones_and_stats_from_the_sample_log(tmp_p
         assert len(view.throughput_chart.series[1].ys) == 30
         stats = shown_text(screen.query_one("#serve-stats"))
         assert "2,363,792" in stats and "577.1x" in stats
+        assert "recorded" in shown_text(screen.query_one("#serve-source"))  # not a live server
         log = screen.query_one("#serve-log")
         log.query_one("Input").value = "KV cache"
         await pilot.pause()
@@ -48,7 +49,7 @@ async def test_serve_screen_attaches_to_a_server_by_url(tmp_path, server_key):
         app = MathbenchApp(ws, start="serve")
         async with app.run_test(size=(160, 48)) as pilot:
             screen = app.screen
-            screen.watch(url=server.base_url)
+            screen.follow_server(url=server.base_url)
             await _probed(screen, pilot)
             assert screen.view.health == "ready"
             if server_key is None:

@@ -445,7 +445,7 @@ class EvalScreen(WorkbenchScreen):
         import os
         import signal
 
-        from mathbench.core.jobs.registry import JobError, stop_job
+        from mathbench.core.jobs import JobError, stop_job
         from mathbench.core.evaluation.rundir import RunDir
 
         try:

@@ -39,6 +39,9 @@ class ServeView:
 
     milestones: dict
     errors: tuple[str, ...]
+    shutdown: bool
+    engine_dead: bool
+    root_cause: str | None
     health: str | None
     models: tuple[str, ...]
     max_model_len: int | None
@@ -123,8 +126,7 @@ class ServeScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         if self.job_id is None and self.url is None and self.log_path is None:
             self._pick_default()
-        else:
-            self._show_source()
+        self._show_source()
         log_tail = self.query_one("#serve-log", LogTail)
         if self.log_path and log_tail.follower is None:
             log_tail.follow(self.log_path)
@@ -145,11 +147,11 @@ class ServeScreen(WorkbenchScreen):
             return
         logs = sorted(self.workspace.logs_dir.glob("*.log"), key=lambda p: p.stat().st_mtime) if self.workspace.logs_dir.is_dir() else []
         if logs:
-            self.watch(log_path=logs[-1])
+            self.follow_server(log_path=logs[-1])
         else:
             self._show_source()
 
-    def watch(self, *, url: str | None = None, log_path: Path | None = None, job_id: str | None = None) -> None:
+    def follow_server(self, *, url: str | None = None, log_path: Path | None = None, job_id: str | None = None) -> None:
         """Watch a server by URL and/or log file (and the job that runs it); starts the series afresh."""
         from mathbench.core.jobs.registry import IncrementalReader
         from mathbench.core.jobs.serving import MetricsTracker, ServerLog
@@ -171,7 +173,7 @@ class ServeScreen(WorkbenchScreen):
         from mathbench.core.jobs.registry import get_job
 
         job = get_job(self.workspace, job_id)
-        self.watch(url=job.url, log_path=job.log_path, job_id=job.id)
+        self.follow_server(url=job.url, log_path=job.log_path, job_id=job.id)
 
     def _show_source(self) -> None:
         parts = []
@@ -181,6 +183,8 @@ class ServeScreen(WorkbenchScreen):
             parts.append(self.url)
         if self.log_path:
             parts.append(f"log {short_path(self.log_path, self.workspace.root)}")
+        if self.log_path and not self.job_id and not self.url:
+            parts.append("[yellow]recorded log, no live server[/]")
         text = " · ".join(parts) or "No server: [b]n[/b] launches one, [b]u[/b] attaches by URL, [b]o[/b] opens a log."
         self.query_one("#serve-source", Static).update(text)
 
@@ -251,6 +255,7 @@ class ServeScreen(WorkbenchScreen):
             max_len = next((m.max_model_len for m in status.models if m.max_model_len), None)
         return ServeView(
             milestones=dict(server_log.milestones), errors=tuple(server_log.errors[-3:]),
+            shutdown=server_log.shutdown, engine_dead=server_log.engine_dead, root_cause=server_log.root_cause,
             health=status.health if status is not None else None, models=models, max_model_len=max_len,
             latest=latest, job_state=job_state, probe_error=status.error if status is not None else None,
             throughput_chart=ChartData("tok/s", (Series("prompt", xs, prompt), Series("gen", xs, gen)), xlabel=xlabel),
@@ -303,7 +308,7 @@ class ServeScreen(WorkbenchScreen):
             if url:
                 from mathbench.core.jobs.serving import api_base
 
-                self.watch(url=api_base(url if "://" in url else f"http://{url}"))
+                self.follow_server(url=api_base(url if "://" in url else f"http://{url}"))
 
         self.app.push_screen(PromptScreen("Attach to a server by URL:", self.url or "", "http://host:8000/v1"), chosen)
 
@@ -318,7 +323,7 @@ class ServeScreen(WorkbenchScreen):
                 if not target.is_file():
                     self.notify(f"{target}: no such file", severity="error")
                     return
-                self.watch(url=self.url, log_path=target)
+                self.follow_server(url=self.url, log_path=target)
 
         self.app.push_screen(PromptScreen("Read a vLLM log file:", str(self.log_path or ""), "path to the log"), chosen)
 
@@ -348,7 +353,7 @@ class ServeScreen(WorkbenchScreen):
 
     @work(thread=True, group="serve-stop", exit_on_error=False)
     def stop_server(self, job_id: str) -> None:
-        from mathbench.core.jobs.registry import stop_job
+        from mathbench.core.jobs import stop_job
 
         try:
             job = stop_job(self.workspace, job_id)
@@ -374,6 +379,17 @@ def _milestone_text(name: str, value) -> str:
     return one_line(value, 40)
 
 
+def _ready_text(view: ServeView, url: str | None) -> str:
+    """`yes` only while the server is up; a stopped, dead or unreachable one says it was ready once."""
+    gone = (view.shutdown or view.engine_dead or (url is not None and view.health in ("down", "unhealthy"))
+            or view.job_state in ("stopped", "failed", "succeeded"))
+    if not gone:
+        return "yes"
+    if view.job_state in ("stopped", "failed", "succeeded"):
+        return f"no: the job is {view.job_state} (it was ready)"
+    return "no: it was ready, then shut down" if view.shutdown else "no: it was ready, now down"
+
+
 def _stats_table(view: ServeView, url: str | None) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
@@ -390,8 +406,12 @@ def _stats_table(view: ServeView, url: str | None) -> Table:
     if view.max_model_len:
         table.add_row("max len", f"{view.max_model_len:,}")
     for name, label in MILESTONE_LABELS:
-        if name in view.milestones:
+        if name == "ready" and name in view.milestones:
+            table.add_row(label, _ready_text(view, url))
+        elif name in view.milestones:
             table.add_row(label, _milestone_text(name, view.milestones[name]))
+    if view.engine_dead:
+        table.add_row("[red]engine[/]", "[bold red]died[/] " + one_line(view.root_cause or "", 60))
     latest = view.latest
     if "gen_tps" in latest:
         table.add_row("generation", f"{latest['gen_tps']:,.1f} tok/s")

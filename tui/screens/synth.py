@@ -346,7 +346,7 @@ class SynthScreen(WorkbenchScreen):
 
     @work(thread=True, group="synth-stop", exit_on_error=False)
     def stop_synth(self, job_id: str) -> None:
-        from mathbench.core.jobs.registry import stop_job
+        from mathbench.core.jobs import stop_job
 
         job = stop_job(self.workspace, job_id)
         self.app.call_from_thread(self.notify, f"Synthesis job {job_id} is {job.state}.", title="Synth")

@@ -29,7 +29,8 @@ class TrainView:
     epoch: float | None
     percentage: float | None
     elapsed: float | None
-    remaining: float | None
+    eta: float | None
+    phase: str
     loss: float | None
     loss_ema: float | None
     eval_loss: float | None
@@ -135,8 +136,7 @@ class TrainScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         if self.output_dir is None:
             self._pick_default()
-        else:
-            self._show_source()
+        self._show_source()
         if self._log is not None:
             self.poll_training()
         self.set_interval(1.0, self._tick)
@@ -152,16 +152,16 @@ class TrainScreen(WorkbenchScreen):
             train_jobs = []
         if train_jobs:
             active = [j for j in train_jobs if j.active]
-            self.watch((active or train_jobs)[0].output_dir, job_id=(active or train_jobs)[0].id)
+            self.follow_run((active or train_jobs)[0].output_dir, job_id=(active or train_jobs)[0].id)
             return
         root = self.workspace.train_dir
         runs = [p for p in root.iterdir() if (p / TRAINER_LOG).is_file()] if root.is_dir() else []
         if runs:
-            self.watch(max(runs, key=lambda p: (p / TRAINER_LOG).stat().st_mtime))
+            self.follow_run(max(runs, key=lambda p: (p / TRAINER_LOG).stat().st_mtime))
         else:
             self._show_source()
 
-    def watch(self, output_dir: str | Path, *, job_id: str | None = None) -> None:
+    def follow_run(self, output_dir: str | Path, *, job_id: str | None = None) -> None:
         """Watch *output_dir* (written by job *job_id*, when known) from the start of its trainer log."""
         from mathbench.core.jobs.training import TrainerLog, TRAINER_LOG
 
@@ -178,7 +178,7 @@ class TrainScreen(WorkbenchScreen):
         from mathbench.core.jobs.registry import get_job
 
         job = get_job(self.workspace, job_id)
-        self.watch(job.output_dir or job.dir, job_id=job.id)
+        self.follow_run(job.output_dir or job.dir, job_id=job.id)
 
     def _show_source(self) -> None:
         source = self.query_one("#train-source", Static)
@@ -186,7 +186,8 @@ class TrainScreen(WorkbenchScreen):
             source.update("No training run yet: [b]n[/b] launches one, [b]o[/b] opens an output dir.")
             return
         job = f"job [b]{self.job_id}[/b] → " if self.job_id else ""
-        source.update(f"{job}{short_path(self.output_dir, self.workspace.root)}")
+        recorded = "" if self.job_id else " · [yellow]recorded: no job writes it[/]"
+        source.update(f"{job}{short_path(self.output_dir, self.workspace.root)}{recorded}")
 
     def _tick(self) -> None:
         if self._log is not None:
@@ -208,13 +209,15 @@ class TrainScreen(WorkbenchScreen):
         log, output_dir, job_id = self._log, self.output_dir, self.job_id
         if log is None or output_dir is None:
             return
-        status = training_status(output_dir, log)
         job = None
         if job_id:
             try:
                 job = get_job(self.workspace, job_id)
             except Exception:  # noqa: BLE001 - a removed job leaves the output dir to watch
                 job = None
+        if job is not None and job.finished:
+            log.progress.ended = True
+        status = training_status(output_dir, log)
         p = status.progress
         losses = downsample([s for s, _ in p.losses], [v for _, v in p.losses])
         smoothed = p.smoothed_losses
@@ -226,7 +229,7 @@ class TrainScreen(WorkbenchScreen):
             loss_series.append(Series("eval_loss", tuple(evals[0]), tuple(evals[1])))
         view = TrainView(
             output_dir=output_dir, step=p.step, total=p.total, epoch=p.epoch, percentage=p.percentage,
-            elapsed=p.elapsed, remaining=p.remaining, loss=p.loss, loss_ema=p.loss_ema, eval_loss=p.eval_loss,
+            elapsed=p.elapsed, eta=p.eta, phase=p.phase, loss=p.loss, loss_ema=p.loss_ema, eval_loss=p.eval_loss,
             lr=p.lr, throughput=p.throughput, total_tokens=p.total_tokens,
             checkpoints=tuple(c.step for c in status.checkpoints), finished=status.finished,
             errors=tuple(p.errors[-3:]), job_id=job.id if job else None, job_state=job.state if job else None,
@@ -284,7 +287,7 @@ class TrainScreen(WorkbenchScreen):
 
     def on_training_launched(self, message: TrainingLaunched) -> None:
         self.notify(f"Job {message.job_id} started.", title="Train")
-        self.watch(message.output_dir, job_id=message.job_id)
+        self.follow_run(message.output_dir, job_id=message.job_id)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(message.error, title=f"Train: {message.what} failed", severity="error", timeout=10)
@@ -300,7 +303,7 @@ class TrainScreen(WorkbenchScreen):
                 if not target.is_dir():
                     self.notify(f"{target}: no such folder", severity="error")
                     return
-                self.watch(target)
+                self.follow_run(target)
 
         self.app.push_screen(PromptScreen("Watch a LLaMA-Factory output dir:", str(self.output_dir or ""),
                                           "folder holding trainer_log.jsonl"), chosen)
@@ -322,7 +325,7 @@ class TrainScreen(WorkbenchScreen):
 
     @work(thread=True, group="train-stop", exit_on_error=False)
     def stop_training(self, job_id: str) -> None:
-        from mathbench.core.jobs.registry import stop_job
+        from mathbench.core.jobs import stop_job
 
         try:
             job = stop_job(self.workspace, job_id)
@@ -339,7 +342,7 @@ class TrainScreen(WorkbenchScreen):
 
     def action_reload(self) -> None:
         if self.output_dir is not None:
-            self.watch(self.output_dir, job_id=self.job_id)
+            self.follow_run(self.output_dir, job_id=self.job_id)
 
 
 def _fmt(value: float | None, spec: str = ".4g") -> str:
@@ -354,9 +357,10 @@ def _stats_table(view: TrainView) -> Table:
     if view.percentage is not None:
         step += f"  ({view.percentage:.1f}%)"
     table.add_row("step", step)
+    table.add_row("state", view.phase)
     table.add_row("epoch", _fmt(view.epoch, ".2f"))
     table.add_row("elapsed", duration(view.elapsed))
-    table.add_row("ETA", "done" if (view.percentage or 0) >= 100 else duration(view.remaining))
+    table.add_row("ETA", "—" if view.eta is None else duration(view.eta))
     table.add_row("loss", f"{_fmt(view.loss)}  (smoothed {_fmt(view.loss_ema)})")
     table.add_row("eval_loss", _fmt(view.eval_loss))
     table.add_row("lr", _fmt(view.lr, ".3g"))
@@ -369,8 +373,6 @@ def _stats_table(view: TrainView) -> Table:
         if view.exit_code is not None and state == "failed":
             state += f" (exit {view.exit_code})"
         table.add_row("job", f"{view.job_id}: {state}")
-    elif view.finished:
-        table.add_row("state", "finished (all_results.json)")
     table.add_row("GPU", one_line(view.gpu_line, 60))
     for error in view.errors:
         table.add_row("[red]bad line[/]", one_line(error, 80))
