@@ -25,10 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mathbench.core.datasets.items import Dataset, item_turns  # noqa: E402
+from mathbench.core.datasets.dataset import Dataset  # noqa: E402
+
+from mathbench.core.datasets.items import item_turns  # noqa: E402
 from mathbench.core.evaluation.pot import extract_code  # noqa: E402
 from mathbench.core.sandbox.pool import SandboxPool  # noqa: E402
-from mathbench.core.datasets.validate import compare_outputs, recorded_output, validate_items  # noqa: E402
+from mathbench.core.datasets.outputs import compare_outputs, recorded_output  # noqa: E402
+from mathbench.core.datasets.validate import validate_items  # noqa: E402
 
 SFT = ROOT.parent / "shared" / "data" / "sft"
 

@@ -37,7 +37,7 @@ def _math_verify_direct(pairs) -> tuple[float, int]:
 
 
 def _ours(pairs, workers) -> tuple[float, int]:
-    from mathbench.core.grading.grader import grade_many
+    from mathbench.core.grading import grade_many
 
     start = time.perf_counter()
     grades = grade_many(pairs, workers=workers)

@@ -281,7 +281,7 @@ def build_record(problem: dict, style: str, code: str, *, run_key: str, template
         "endpoint": "http://127.0.0.1:8000/v1", "error": error,
     }
     if error:
-        from mathbench.core.grading.extraction import extract_gold
+        from mathbench.core.grading import extract_gold
 
         record.update(gold_answer=extract_gold(gold_ref), pred_answer=None, verdict=None, reason="request-failed")
     else:
@@ -293,7 +293,7 @@ def build_record(problem: dict, style: str, code: str, *, run_key: str, template
 def main() -> int:
     from mathbench.core import __version__
     from mathbench.core.sandbox import pool as sandbox
-    from mathbench.core.grading.grader import grade
+    from mathbench.core.grading import grade
     from mathbench.core.evaluation.pot import load_prompt
     from mathbench.core.evaluation.rundir import RunDir
 

@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
-from mathbench.core.datasets.items import Dataset, problem_text
-from mathbench.core.datasets.dedupe import choose_drops, find_duplicates, normalize_problem
+from mathbench.core.datasets.dataset import Dataset
+
+from mathbench.core.datasets.items import problem_text
+from mathbench.core.datasets.dedupe import choose_drops, find_duplicates
+from mathbench.core.datasets.similarity import normalize_problem
 
 BASE = "A train travels 120 kilometres in 2 hours and then 180 kilometres in 3 hours. What is its average speed?"
 

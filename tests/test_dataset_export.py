@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from mathbench.core.datasets.items import DatasetError
+from mathbench.core.datasets.jsonfile import DatasetError
 from mathbench.core.datasets.export import export_sft, to_sharegpt
-from mathbench.core.datasets.validate import schema_errors
+from mathbench.core.datasets.schema import schema_errors
 
 POT = {"conversations": [
     {"from": "human", "value": "题目：2*3?"},

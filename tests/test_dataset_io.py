@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from mathbench.core.datasets.items import (
-    Dataset,
-    DatasetError,
-    Turn,
-    edit_item_in_editor,
-    make_item,
-    problem_text,
-    text_to_turns,
-    turns_to_text,
-)
+from mathbench.core.datasets.dataset import Dataset
+
+from mathbench.core.datasets.editor import edit_item_in_editor, text_to_turns, turns_to_text
+
+from mathbench.core.datasets.items import Turn, make_item, problem_text
+
+from mathbench.core.datasets.jsonfile import DatasetError
 
 ITEMS = [
     {"id": "a1", "conversations": [

@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 
-from mathbench.core.datasets.items import Dataset, dataset_stats
+from mathbench.core.datasets.dataset import Dataset
+
+from mathbench.core.datasets.stats import dataset_stats
 
 
 def test_stats_of_a_real_file(shared_data):

@@ -9,16 +9,12 @@ import sys
 
 import pytest
 
-from mathbench.core.datasets.items import Dataset
+from mathbench.core.datasets.dataset import Dataset
 from mathbench.core.sandbox.pool import SandboxPool
-from mathbench.core.datasets.validate import (
-    ValidationCache,
-    cached_checks,
-    compare_outputs,
-    recorded_output,
-    schema_errors,
-    validate_items,
-)
+from mathbench.core.datasets.outputs import compare_outputs, recorded_output
+from mathbench.core.datasets.schema import schema_errors
+from mathbench.core.datasets.validate import cached_checks, validate_items
+from mathbench.core.datasets.validation_cache import ValidationCache
 
 
 def conv(*pairs):

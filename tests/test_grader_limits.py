@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from mathbench.core.grading.grader import grade, grade_answer, grade_many
+from mathbench.core.grading import grade, grade_answer, grade_many
 
 SLOW = ("(x+y+z)^{40}", "(x+y+z+1)^{40}")  # sympy works on this for over a minute
 SLOW_REPLY = ("$(x+y+z)^{40}$", "so it is \\boxed{(x+y+z+1)^{40}}")

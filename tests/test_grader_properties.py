@@ -7,7 +7,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mathbench.core.grading.grader import grade, grade_answer
+from mathbench.core.grading import grade, grade_answer
 
 INTS = st.integers(min_value=-10**9, max_value=10**9)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mathbench.core.grading.grader import grade
+from mathbench.core.grading import grade
 
 CASES_FILE = Path(__file__).parent / "data" / "grader_public_cases.jsonl"
 MAX_UNCERTAIN_SHARE = 0.03

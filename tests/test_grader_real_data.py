@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from mathbench.core.grading.grader import grade_many
+from mathbench.core.grading import grade_many
 
 def _load(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mathbench.core.grading.extraction import extract_answer, extract_gold
-from mathbench.core.grading.grader import grade, grade_answer
+from mathbench.core.grading import extract_answer, extract_gold, grade, grade_answer
 
 # (reply, expected answer, expected rule)
 EXTRACTION = [

@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from mathbench.core.jobs import registry as jobs
+from mathbench.core.jobs.progress import job_progress, job_summary
 from mathbench.core.jobs.training import TrainerLog, start_training
 from tests.standins import REPO_ROOT, mathbench, standins, wait_for, ws  # noqa: F401  (fixtures)
 
@@ -50,7 +51,7 @@ def test_failed_training_shows_exit_code_and_log_tail(ws, standins, monkeypatch)
     job = _train(ws, monkeypatch, STANDIN_FAIL_AT="4", STANDIN_EXIT="1")
     job = jobs.wait_job(ws, job.id, timeout=30)
     assert (job.state, job.exit_code) == ("failed", 1)
-    summary = jobs.job_summary(job)
+    summary = job_summary(job)
     assert any("CUDA out of memory" in line for line in summary["log_tail"])
     out = mathbench("-w", str(ws.root), "jobs")
     assert out.returncode == 0, out.stderr
@@ -191,17 +192,17 @@ def test_follow_log_never_repeats_or_splits_a_torn_line(ws, tmp_path):
 
 
 def test_progress_from_job_process_and_meta(ws, tmp_path):
-    code = "from mathbench.core.jobs.registry import report_progress\nreport_progress(7, 10, 'items 7/10')"
+    code = "from mathbench.core.jobs.progress import report_progress\nreport_progress(7, 10, 'items 7/10')"
     env = {"PYTHONPATH": str(REPO_ROOT)}
     job = jobs.wait_job(ws, jobs.start_job(ws, "eval", [sys.executable, "-c", code], env=env).id, timeout=20)
     assert job.state == "succeeded", jobs.tail_log(job)
-    prog = jobs.job_progress(job)
+    prog = job_progress(job)
     assert (prog.done, prog.total, prog.fraction, prog.text) == (7, 10, 0.7, "items 7/10")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "results.jsonl").write_text('{"id": 1}\n{"id": 2}\n')
     job2 = jobs.start_job(ws, "eval", [sys.executable, "-c", "pass"], meta={"run_dir": str(run_dir), "total": 8})
-    assert jobs.job_progress(job2).text == "2/8"
+    assert job_progress(job2).text == "2/8"
 
 
 def test_unknown_kind_and_id_are_clear_errors(ws):

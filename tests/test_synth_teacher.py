@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
-from mathbench.core.evaluation.benchmarks import load_benchmark, normalize_question
+from mathbench.core.evaluation.benchmarks import load_benchmark
 from mathbench.core.demo.server import DemoServer, PotScript, _gold_answer
-from mathbench.core.datasets.synth import SynthConfig, dedupe_key, parse_generated, run_synth, sidecar_paths
+from mathbench.core.datasets.synth import SynthConfig, parse_generated, run_synth, sidecar_paths
 from tests.support.evalkit import read_jsonl, write_jsonl
 
 
@@ -35,7 +35,7 @@ async def test_scheme3_keeps_only_right_executed_items_and_resumes(tmp_path, sha
         again = await run_synth(_cfg(srv, tmp_path, pairs, dedupe_against=[existing]))
         assert len(srv.chat_requests) == n_requests  # nothing asked twice
     script = PotScript(answer_key=key, accuracy=0.6)
-    expected_rejected = sum(script._answer(normalize_question(r["question"])) != _gold_answer(r["answer"])
+    expected_rejected = sum(script._answer(r["question"]) != _gold_answer(r["answer"])
                             for r in rows[1:])
     assert summary.skipped_duplicates == 1
     assert summary.accepted + summary.rejected == 15 and summary.rejected == expected_rejected

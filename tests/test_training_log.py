@@ -8,6 +8,7 @@ import math
 import pytest
 
 from mathbench.core.jobs import registry as jobs
+from mathbench.core.jobs.progress import job_progress
 from mathbench.core.jobs.training import (
     TrainerLog, find_checkpoints, last_progress, parse_console_metrics, parse_hms, read_trainer_log, smooth,
     start_training, training_status,
@@ -166,7 +167,7 @@ def test_live_run_is_watched_while_it_grows(ws, standins, monkeypatch):
     assert [c.step for c in status.checkpoints] == [10, 20, 30] and all(c.complete for c in status.checkpoints)
     assert status.finished and "train_loss" in status.results
     assert last_progress(job.output_dir).text == "30/30 100%"
-    assert jobs.job_progress(jobs.get_job(ws, job.id)).done == 30
+    assert job_progress(jobs.get_job(ws, job.id)).done == 30
 
 
 def test_sample_workspace_run_reads_without_errors(repo_root):

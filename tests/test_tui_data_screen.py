@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mathbench.core.datasets.items import Dataset
+from mathbench.core.datasets.dataset import Dataset
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_more_text import shown_text
 from mathbench.tui.app import MathbenchApp

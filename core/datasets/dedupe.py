@@ -11,22 +11,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from mathbench.core.datasets.similarity import MinHasher, jaccard, normalize_problem, shingles
+
 POLICIES = ("first", "last", "longest", "shortest", "valid")
-_PUNCT_WS = re.compile(r"[\s\W_]+", re.UNICODE)
 _NUMBERS = re.compile(r"\d+(?:\.\d+)?")
-_PREFIX = re.compile(r"^\s*(?:题目|问题|question|problem)\s*[:：]\s*", re.IGNORECASE)
-_PRIME = (1 << 31) - 1  # a*h + b stays below 2**63 for a, b, h < 2**31: no uint64 overflow
-
-
-def normalize_problem(text: str) -> str:
-    """Problem text folded for comparison: NFKC (full-width -> ASCII), case-folded, no '题目：', no spaces or punctuation."""
-    t = unicodedata.normalize("NFKC", text or "")
-    t = _PREFIX.sub("", t, count=1).casefold()
-    return _PUNCT_WS.sub("", t)
 
 
 @dataclass
@@ -42,18 +33,6 @@ class Cluster:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "members": self.members, "similarity": round(self.similarity, 4),
                 "numbers_differ": self.numbers_differ, "keep": self.keep}
-
-
-def _shingles(text: str, n: int) -> set[int]:
-    if len(text) <= n:
-        return {zlib.crc32(text.encode("utf-8"))} if text else set()
-    return {zlib.crc32(text[i:i + n].encode("utf-8")) for i in range(len(text) - n + 1)}
-
-
-def jaccard(a: set, b: set) -> float:
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
 
 
 @dataclass
@@ -88,8 +67,6 @@ def find_duplicates(
     finds candidate pairs; a pair joins a cluster only when its true Jaccard similarity is at least
     *threshold*. Each item is in at most one cluster; a near cluster may contain exact groups.
     """
-    import numpy as np
-
     norm = [normalize_problem(t) for t in texts]
     groups: dict[str, list[int]] = {}
     for i, t in enumerate(norm):
@@ -100,21 +77,8 @@ def find_duplicates(
         return sorted((Cluster("exact", g) for g in exact), key=lambda c: (-len(c.members), c.members[0]))
 
     reps = [g[0] for g in groups.values()]  # one text per exact group
-    shingles = [_shingles(norm[i], ngram) for i in reps]
-    rng = np.random.default_rng(seed)
-    p = np.uint64(_PRIME)
-    a = rng.integers(1, _PRIME, size=num_perm, dtype=np.uint64)
-    b = rng.integers(0, _PRIME, size=num_perm, dtype=np.uint64)
-    rows = num_perm // bands
-    buckets: dict[tuple, list[int]] = {}
-    for r, sh in enumerate(shingles):
-        if not sh:
-            continue
-        h = np.fromiter(sh, dtype=np.uint64, count=len(sh)) % p
-        sig = ((h[:, None] * a[None, :] + b[None, :]) % p).min(axis=0)
-        for band in range(bands):
-            key = (band, sig[band * rows:(band + 1) * rows].tobytes())
-            buckets.setdefault(key, []).append(r)
+    shingle_sets = [shingles(norm[i], ngram) for i in reps]
+    buckets = MinHasher(num_perm, bands, seed).buckets(shingle_sets)
     uf = _UnionFind(list(range(len(reps))))
     sims: dict[int, float] = {}
     checked: set[tuple[int, int]] = set()
@@ -127,7 +91,7 @@ def find_duplicates(
                 if (p, q) in checked:
                     continue
                 checked.add((p, q))
-                s = jaccard(shingles[p], shingles[q])
+                s = jaccard(shingle_sets[p], shingle_sets[q])
                 if s >= threshold:
                     uf.union(p, q)
                     root = uf.find(p)

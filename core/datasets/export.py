@@ -10,14 +10,15 @@ has it, or LLaMA-Factory's `observation`), only items that passed validation, an
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mathbench.core.datasets.items import DatasetError, atomic_write_text, detect_format, item_turns
+from mathbench.core.datasets.items import detect_format, item_turns
+from mathbench.core.datasets.jsonfile import DatasetError
+from mathbench.core.storage import JsonlError, atomic_write_json, read_bytes, read_json
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _CODE_FENCE = re.compile(r"```[ \t]*(?:python3?|py)\b", re.IGNORECASE)
@@ -91,15 +92,13 @@ def dataset_info_entry(file_name: str, *, with_system: bool) -> dict:
 def read_dataset_info(path: str | Path) -> dict:
     """An existing dataset_info.json ({} when absent); DatasetError with FILE:LINE:COL when it is malformed."""
     path = Path(path)
-    if not path.exists():
-        return {}
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
+    if not read_bytes(path).strip():
         return {}
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(path, f"invalid JSON: {exc.msg} (not changed)", exc.lineno, exc.colno) from None
+        data = read_json(path)
+    except JsonlError as exc:
+        raise DatasetError(path, f"invalid JSON: {exc.message.removeprefix('malformed JSON: ')} (not changed)",
+                           exc.line, exc.col) from None
     if not isinstance(data, dict):
         raise DatasetError(path, "expected a JSON object of dataset entries (not changed)", 1, 1)
     return data
@@ -110,7 +109,7 @@ def merge_dataset_info(path: str | Path, entries: dict[str, dict]) -> dict:
     path = Path(path)
     info = read_dataset_info(path)
     info.update(entries)
-    atomic_write_text(path, json.dumps(info, ensure_ascii=False, indent=2) + "\n")
+    atomic_write_json(path, info)
     return info
 
 
@@ -130,7 +129,7 @@ def export_sft(
 ) -> ExportResult:
     """Write `<name>.json` (and `<name>_heldout.json`) into *out_dir* and register them in its dataset_info.json.
 
-    only_valid keeps items for which *is_valid(index)* is true (e.g. from core.validate); items that
+    only_valid keeps items for which *is_valid(index)* is true (e.g. from validate_items); items that
     break LLaMA-Factory's role rules are always left out (it would skip them silently) and counted.
     holdout: a fraction (0 < x < 1) or a count of items put in the held-out file, chosen with *seed*.
     An existing entry of the same name for another file is refused (ValueError) unless *replace*.
@@ -178,7 +177,7 @@ def export_sft(
             continue
         rel = (sub / f"{name}{suffix}.json").as_posix()
         target = out_dir / rel
-        atomic_write_text(target, json.dumps(recs, ensure_ascii=False, indent=2) + "\n")
+        atomic_write_json(target, recs)
         files.append(target)
         entries[f"{name}{suffix}"] = dataset_info_entry(rel, with_system=with_system)
     merge_dataset_info(info_path, entries)

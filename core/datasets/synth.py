@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import hashlib
-import json
 import os
 import random
 import re
@@ -21,10 +20,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mathbench.core.evaluation.benchmarks import Problem, load_benchmark, normalize_question
+from mathbench.core.datasets.items import item_turns, problem_text
+from mathbench.core.datasets.similarity import normalize_problem
+from mathbench.core.evaluation.benchmarks import Problem, load_benchmark
 from mathbench.core.evaluation.client import ChatClient, Sampling
 from mathbench.core.evaluation.pot import PotTrace, PromptTemplate, load_prompt, solve
 from mathbench.core.resources import PROMPTS_DIR
+from mathbench.core.storage import (
+    JsonlError,
+    append_jsonl,
+    atomic_write_json,
+    parse_jsonl,
+    read_bytes,
+    read_json,
+    repair_torn_tail,
+)
 
 FEWSHOT_DEFAULT = PROMPTS_DIR / "fewshot_zh.json"
 
@@ -42,60 +52,29 @@ class SynthError(Exception):
     """Synthesis that cannot start (bad input file, output locked by another writer)."""
 
 
-def dedupe_key(text: str) -> str:
-    """Normalised question text for exact de-duplication: prefix dropped, case, spaces and punctuation ignored."""
-    text = normalize_question(text).lower()
-    return re.sub(r"[\s\W_]+", "", text)
-
-
 # --------------------------------------------------------------------------------- datasets
 
 
 def _read_items(path: Path) -> list[dict]:
-    """Items of a ShareGPT / OpenAI-messages dataset file (JSON array or JSONL); errors name FILE:LINE[:COL]."""
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SynthError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-        return [d for d in data if isinstance(d, dict)]
-    items = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if lineno == len(text.splitlines()) and not text.endswith("\n"):
-                break  # a torn last line from a crash: it was never accepted
-            raise SynthError(f"{path}:{lineno}:{exc.colno}: invalid JSON line: {exc.msg}") from None
-        if isinstance(obj, dict):
-            items.append(obj)
-    return items
-
-
-def _turns(item: dict) -> list[tuple[str, str]]:
-    """(role, text) pairs of an item in ShareGPT or messages form, roles as human/gpt/system/observation."""
-    if isinstance(item.get("conversations"), list):
-        return [(str(t.get("from")), str(t.get("value", ""))) for t in item["conversations"] if isinstance(t, dict)]
-    if isinstance(item.get("messages"), list):
-        names = {"user": "human", "assistant": "gpt", "system": "system", "tool": "observation"}
-        return [(names.get(str(t.get("role")), str(t.get("role"))), str(t.get("content", "")))
-                for t in item["messages"] if isinstance(t, dict)]
-    if "instruction" in item:
-        return [("human", str(item.get("instruction", ""))), ("gpt", str(item.get("output", "")))]
-    return []
+    """Items of a ShareGPT / OpenAI-messages dataset file (JSON array or JSONL, a torn last line dropped)."""
+    try:
+        data = read_bytes(path)
+        if data.lstrip()[:1] == b"[":
+            rows = read_json(path)
+        else:
+            rows = [rec for _, rec in parse_jsonl(path, data).records]
+    except JsonlError as exc:
+        raise SynthError(str(exc)) from None
+    return [d for d in rows if isinstance(d, dict)]
 
 
 def item_question(item: dict) -> str | None:
     """The first human turn of a dataset item (its problem)."""
-    return next((text for role, text in _turns(item) if role == "human"), None)
+    return problem_text(item, strip_prefix=False) or None
 
 
 def dataset_keys(paths: Sequence[Path | str]) -> set[str]:
-    """dedupe_key of every problem in the given dataset files (missing files are skipped)."""
+    """normalize_problem of every problem in the given dataset files (missing files are skipped)."""
     keys: set[str] = set()
     for p in paths:
         path = Path(p)
@@ -104,7 +83,7 @@ def dataset_keys(paths: Sequence[Path | str]) -> set[str]:
         for item in _read_items(path):
             q = item_question(item)
             if q:
-                keys.add(dedupe_key(q))
+                keys.add(normalize_problem(q))
     return keys
 
 
@@ -114,7 +93,7 @@ def load_fewshot(path: Path | str = FEWSHOT_DEFAULT, *, template: PromptTemplate
 
     out = []
     for item in _read_items(Path(path)):
-        turns = [t for t in _turns(item) if t[0] != "system"]
+        turns = [(t.role, t.content) for t in item_turns(item) if t.role != "system"]
         roles = [r for r, _ in turns]
         if len(turns) != 4 or roles[:2] != ["human", "gpt"] or roles[2] not in ("human", "observation") \
                 or roles[3] != "gpt":
@@ -216,36 +195,6 @@ def sidecar_paths(out: Path | str) -> dict[str, Path]:
             "lock": Path(f"{stem}.lock")}
 
 
-def _append_fsync(path: Path, obj: dict) -> None:
-    with open(path, "ab") as fh:
-        fh.write((json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _repair_torn(path: Path) -> None:
-    """Cut an incomplete last line (a crash mid-append) so the next append starts on a clean line."""
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with open(path, "r+b") as fh:
-            fh.truncate(cut)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
 # --------------------------------------------------------------------------------- building items
 
 
@@ -263,8 +212,7 @@ def to_sharegpt(trace: PotTrace, *, observation_from: str = "human", skip: int =
 
 def check_trace(trace: PotTrace, gold: str, *, timeout: float = 5.0) -> tuple[bool, str, Any]:
     """(keep, reason, grade): code ran, final answer right, and the answer agrees with the printed output."""
-    from mathbench.core.grading.extraction import extract_answer
-    from mathbench.core.grading.grader import grade, grade_answer
+    from mathbench.core.grading import extract_answer, grade, grade_answer
 
     if trace.error:
         return False, f"error: {trace.error}", None
@@ -319,13 +267,13 @@ async def run_synth(config: SynthConfig, on_event: Callable[[Any], None] | None 
 async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callable[[Any], None]) -> SynthProgress:
     template = load_prompt(config.prompt)
     for p in (paths["log"], paths["rejected"]):
-        _repair_torn(p)
+        repair_torn_tail(p)
     accepted_items = _read_items(paths["log"]) if paths["log"].is_file() else []
     done = {str(i.get("id")) for i in accepted_items}
     rejected_done = {str(r.get("id")) for r in (_read_items(paths["rejected"]) if paths["rejected"].is_file() else [])
                      if not str(r.get("reason", "")).startswith("error")}
     done |= rejected_done
-    seen = dataset_keys(list(config.dedupe_against)) | {dedupe_key(item_question(i) or "") for i in accepted_items}
+    seen = dataset_keys(list(config.dedupe_against)) | {normalize_problem(item_question(i) or "") for i in accepted_items}
 
     # Work items: (id, question or None, gold or None, topic index)
     work: list[tuple[str, str | None, str | None, str | None, int]] = []
@@ -337,7 +285,7 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
             raise SynthError(str(exc)) from None
         batch_keys: set[str] = set()
         for p in problems:
-            key = dedupe_key(p.question)
+            key = normalize_problem(p.question)
             if p.id in done:
                 continue
             if key in seen or key in batch_keys:
@@ -376,7 +324,7 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
                              errors=counts["errors"], skipped_duplicates=duplicates, elapsed=elapsed,
                              rate=new["n"] / elapsed if new["n"] and elapsed > 0 else None)
 
-    _atomic_json(paths["status"], {**status, **progress().to_dict()})
+    atomic_write_json(paths["status"], {**status, **progress().to_dict()})
     emit(SynthStarted(Path(paths["log"]), config.scheme, total, total - len(work) - duplicates, len(work), duplicates))
     lock = asyncio.Lock()
     queue: asyncio.Queue = asyncio.Queue()
@@ -388,7 +336,7 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
 
     async def reject(item_id: str, reason: str, extra: dict | None = None) -> None:
         async with lock:
-            await asyncio.to_thread(_append_fsync, paths["rejected"],
+            await asyncio.to_thread(append_jsonl, paths["rejected"],
                                     {"id": item_id, "reason": reason, "time": time.time(), **(extra or {})})
         counts["errors" if reason.startswith("error") else "rejected"] += 1
         new["n"] += 1
@@ -409,15 +357,15 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
                 await reject(item_id, "generation not in the '题目/答案' format", {"text": reply.text[:500]})
                 return
             question, gold = parsed
-            key = dedupe_key(question)
+            key = normalize_problem(question)
             async with lock:
                 duplicate = key in seen
                 seen.add(key)
             if duplicate:
                 await reject(item_id, "duplicate of an existing problem", {"question": question})
                 return
-        own = dedupe_key(question)
-        pool = [shot for shot in fewshot if dedupe_key(shot[0]["content"]) != own]
+        own = normalize_problem(question)
+        pool = [shot for shot in fewshot if normalize_problem(shot[0]["content"]) != own]
         shots = rng.sample(pool, min(config.shots, len(pool))) if pool else []
         examples = [m for shot in shots for m in shot]
         trace = await solve(question, chat, run_code, template=template, max_rounds=config.max_rounds,
@@ -436,13 +384,13 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
         if topic is not None:
             item["topic"], item["difficulty"] = topic, config.difficulty
         async with lock:
-            key = dedupe_key(question)
+            key = normalize_problem(question)
             if config.scheme == 3 and key in seen:
                 duplicate = True
             else:
                 duplicate = False
                 seen.add(key)
-                await asyncio.to_thread(_append_fsync, paths["log"], item)
+                await asyncio.to_thread(append_jsonl, paths["log"], item)
         if duplicate:
             await reject(item_id, "duplicate of an existing problem")
             return
@@ -471,13 +419,13 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
         await client.aclose()
         final = progress()
         status.update(final.to_dict(), finished=time.time(), state="complete" if complete else "interrupted")
-        _atomic_json(paths["status"], status)
+        atomic_write_json(paths["status"], status)
         if complete and Path(config.out).suffix == ".json":
-            _atomic_json(Path(config.out), _read_items(paths["log"]))
+            atomic_write_json(Path(config.out), _read_items(paths["log"]))
     emit(SynthFinished(final, Path(paths["log"]), complete))
     return final
 
 
 __all__ = ["SynthConfig", "SynthError", "run_synth", "SynthStarted", "ItemAccepted", "ItemRejected",
-           "SynthFinished", "SynthProgress", "dedupe_key", "dataset_keys", "load_fewshot", "to_sharegpt",
+           "SynthFinished", "SynthProgress", "dataset_keys", "load_fewshot", "to_sharegpt",
            "check_trace", "parse_generated", "sidecar_paths", "PotTrace"]

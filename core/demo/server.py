@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from mathbench.core.evaluation.benchmarks import normalize_question
+from mathbench.core.datasets.similarity import normalize_problem
 
 FAULT_KINDS = ("500", "503", "429", "reset", "slow", "garbage", "stream-reset", "empty")
 
@@ -66,7 +66,7 @@ class PotScript:
     preamble: str = ""  # e.g. "import sympy as sp\n": real PoT code often starts by importing sympy
 
     def __post_init__(self) -> None:
-        self._key = {normalize_question(q): _gold_answer(a) for q, a in dict(self.answer_key).items()}
+        self._key = {normalize_problem(q): _gold_answer(a) for q, a in dict(self.answer_key).items()}
 
     def __call__(self, messages: Sequence[Mapping[str, Any]]) -> str:
         start = _problem_index(messages)
@@ -74,14 +74,13 @@ class PotScript:
         episode = list(messages[start + 1:]) if start is not None else []
         if _GENERATE_RE.search(question) and not episode:
             return _generated_problem(question)
-        key = normalize_question(question)
         zh = self._zh(question + " " + str(messages[0].get("content", "") if messages else ""))
         if not episode:
-            return self._first_reply(key, zh)
+            return self._first_reply(question, zh)
         observed = _observed_output(_content_text(episode[-1].get("content", "")))
         assistant_turns = sum(1 for m in episode if m.get("role") == "assistant")
         if _ERROR_HINT_RE.search(observed) and assistant_turns < 3:
-            return self._fixed_reply(key, zh)
+            return self._fixed_reply(question, zh)
         return self._final_reply(observed, zh)
 
     def _zh(self, text: str) -> bool:
@@ -89,20 +88,21 @@ class PotScript:
             return self.language == "zh"
         return bool(re.search(r"[\u4e00-\u9fff]", text))
 
-    def _answer(self, key: str) -> str:
+    def _answer(self, question: str) -> str:
+        key = normalize_problem(question)
         if key in self._key:
             answer = self._key[key]
         else:
-            nums = [float(n.replace(",", "")) for n in _NUMBER_RE.findall(key)]
+            nums = [float(n.replace(",", "")) for n in _NUMBER_RE.findall(question)]
             total = sum(nums)
             answer = str(int(total)) if total == int(total) else repr(total)
         if self.accuracy < 1.0 and (_stable_int("acc:" + key) % 10_000) / 10_000 >= self.accuracy:
             answer = _perturb(answer)
         return answer
 
-    def _code(self, key: str, buggy: bool = False) -> str:
-        answer = self._answer(key)
-        salt = _stable_int(key) % 97 + 3
+    def _code(self, question: str, buggy: bool = False) -> str:
+        answer = self._answer(question)
+        salt = _stable_int(normalize_problem(question)) % 97 + 3
         if re.fullmatch(r"-?\d+", answer):
             value = int(answer)
             lines = [f"base = {value - salt}", f"extra = {salt}", "result = base + extra"]
@@ -114,17 +114,17 @@ class PotScript:
         lines.append("print(result)")
         return self.preamble + "\n".join(lines)
 
-    def _first_reply(self, key: str, zh: bool) -> str:
-        buggy = self.buggy_rate > 0 and (_stable_int("bug:" + key) % 10_000) / 10_000 < self.buggy_rate
-        code = self._code(key, buggy=buggy)
+    def _first_reply(self, question: str, zh: bool) -> str:
+        bug = _stable_int("bug:" + normalize_problem(question)) % 10_000
+        code = self._code(question, buggy=self.buggy_rate > 0 and bug / 10_000 < self.buggy_rate)
         if zh:
             head = "首先给出思考过程：我们把题目中的数量关系写成代码，让程序算出结果。\n生成的Python代码如下：\n"
         else:
             head = "Let's think step by step: we write the quantities as code and let the program compute the result.\n"
         return f"{head}```python\n{code}\n```"
 
-    def _fixed_reply(self, key: str, zh: bool) -> str:
-        code = self._code(key, buggy=False)
+    def _fixed_reply(self, question: str, zh: bool) -> str:
+        code = self._code(question, buggy=False)
         head = "代码出错了，修正如下：\n" if zh else "The code raised an error; here is a fix:\n"
         return f"{head}```python\n{code}\n```"
 

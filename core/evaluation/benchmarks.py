@@ -42,12 +42,6 @@ class Problem:
         return asdict(self)
 
 
-def normalize_question(text: str) -> str:
-    """Question text reduced to a lookup key: prefixes like '题目：' dropped, whitespace collapsed."""
-    text = re.sub(r"^\s*(题目[:：]|Problem[:：]|Question[:：])\s*", "", text or "", flags=re.I)
-    return " ".join(text.split())
-
-
 def content_id(prefix: str, question: str) -> str:
     """An id from the problem text itself: stable across reorderings of the file."""
     digest = hashlib.sha256(" ".join(question.split()).encode("utf-8")).hexdigest()[:12]

@@ -319,8 +319,7 @@ def _default_run_code() -> Callable[[str, float], Awaitable[Any]]:
 
 async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = None) -> RunSummary:
     """Run (or resume) an eval into config.run_dir; returns the summary. Cancelling it stops cleanly."""
-    from mathbench.core.grading.extraction import extract_gold
-    from mathbench.core.grading.grader import grade
+    from mathbench.core.grading import extract_gold, grade
     from mathbench.core.evaluation.rundir import RunDir
 
     emit = on_event or (lambda event: None)

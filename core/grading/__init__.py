@@ -1,1 +1,12 @@
-"""Final-answer extraction, normalisation and three-way verdicts, on math-verify and sympy."""
+"""Grading: final-answer extraction, normalisation, comparison rules, the sympy layer, time limits and the pool."""
+
+from mathbench.core.grading.extraction import Extraction, extract_answer, extract_gold, find_choice
+from mathbench.core.grading.grader import grade, grade_answer
+from mathbench.core.grading.normalize import Number, parse_number
+from mathbench.core.grading.pool import GradingPool, grade_many, shared_pool
+from mathbench.core.grading.rules import Grade
+
+__all__ = [
+    "Extraction", "Grade", "GradingPool", "Number", "extract_answer", "extract_gold", "find_choice", "grade",
+    "grade_answer", "grade_many", "parse_number", "shared_pool",
+]

@@ -1,7 +1,7 @@
 """Detached long-running jobs (train, serve, eval, synth): start, record, list, attach, stop.
 
 Each job lives in <workspace>/jobs/<id>/ with job.json (its record), output.log (stdout+stderr)
-and, once asked to stop, stop.json; a small wrapper process (core/jobs_runner.py) waits on the
+and, once asked to stop, stop.json; a small wrapper process (core/jobs/runner.py) waits on the
 command and records its exit code, so the record stays right after the TUI or SSH is gone.
 """
 
@@ -19,18 +19,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from mathbench.core.jobs.logtail import IncrementalReader, complete_prefix, tail_file
+from mathbench.core.jobs.procs import ProcError, group_alive, pid_alive, signal_by_name
+from mathbench.core.records import ACTIVE_JOB_STATES, FINAL_JOB_STATES, JobState
+from mathbench.core.storage import atomic_write_json
 from mathbench.core.workspace import Workspace
 
 KINDS = ("train", "serve", "eval", "synth")
-ACTIVE_STATES = ("starting", "running")
-FINAL_STATES = ("succeeded", "failed", "stopped")
+ACTIVE_STATES = ACTIVE_JOB_STATES
+FINAL_STATES = FINAL_JOB_STATES
 JOB_FILE = "job.json"
 LOG_FILE = "output.log"
 STOP_FILE = "stop.json"
-PROGRESS_FILE = "progress.json"
 RUNNER = Path(__file__).with_name("runner.py")
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
-
 
 class JobError(Exception):
     """A job could not be found, started or read."""
@@ -62,7 +64,7 @@ class Job:
     kind: str
     command: list[str]
     dir: Path
-    state: str = "starting"
+    state: str = JobState.STARTING
     pid: int | None = None
     pgid: int | None = None
     runner_pid: int | None = None
@@ -111,24 +113,13 @@ class Job:
         return cls(dir=job_dir, **{k: v for k, v in d.items() if k in known})
 
 
+
 # ---------------------------------------------------------------- files
 
 
 def write_json_atomic(path: Path, data: dict, *, mode: int | None = None) -> None:
-    """Write JSON through a temp file in the same folder, fsync, then rename over *path*."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.{threading.get_ident()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode if mode is not None else 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write JSON atomically (see core.storage), as every job file is written."""
+    atomic_write_json(path, data, mode=mode)
 
 
 def _read_record(job_dir: Path) -> dict:
@@ -140,122 +131,14 @@ def _read_record(job_dir: Path) -> dict:
         raise JobError(f"{path}:{exc.lineno}:{exc.colno}: bad JSON: {exc.msg}") from None
 
 
-class IncrementalReader:
-    """Reads a growing text file by complete lines, keeping a torn last line until it is finished."""
-
-    def __init__(self, path: Path | str, *, offset: int = 0):
-        self.path = Path(path)
-        self.offset = offset
-        self.line_no = 0
-        self._partial = b""
-        self._ino: int | None = None
-
-    def read_lines(self, max_bytes: int = 8 << 20) -> list[str]:
-        """New complete lines since the last call (restarting when the file was replaced or truncated)."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return []
-        if (self._ino is not None and st.st_ino != self._ino) or st.st_size < self.offset:
-            self.offset, self.line_no, self._partial = 0, 0, b""
-        self._ino = st.st_ino
-        if st.st_size == self.offset:
-            return []
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            chunk = fh.read(max_bytes)
-        self.offset += len(chunk)
-        data = self._partial + chunk
-        *complete, self._partial = data.split(b"\n")
-        self.line_no += len(complete)
-        return [c.decode("utf-8", "replace").rstrip("\r") for c in complete]
-
-    def flush_partial(self) -> list[str]:
-        """The unfinished last line, when the writer is known to be done."""
-        if not self._partial:
-            return []
-        rest, self._partial = self._partial, b""
-        self.line_no += 1
-        return [rest.decode("utf-8", "replace").rstrip("\r")]
 
 
-def tail_file(path: Path | str, n: int = 20, *, block: int = 65536, end: int | None = None) -> list[str]:
-    """The last *n* lines of a text file (of its first *end* bytes when given), read from its end."""
+
+def _signal(sig: int | str | None) -> int | None:
     try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END) if end is None else end
-            data = b""
-            pos = size
-            while pos > 0 and data.count(b"\n") <= n:
-                step = min(block, pos)
-                pos -= step
-                fh.seek(pos)
-                data = fh.read(step) + data
-    except FileNotFoundError:
-        return []
-    lines = data.decode("utf-8", "replace").splitlines()
-    return lines[-n:] if n > 0 else []
-
-
-# ---------------------------------------------------------------- processes
-
-
-def _proc_start_ticks(pid: int) -> int | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes().decode("ascii", "replace")
-    except OSError:
-        return None
-    fields = raw[raw.rfind(")") + 2:].split()
-    try:
-        if fields[0] == "Z":
-            return -1
-        return int(fields[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def pid_alive(pid: int | None, start_ticks: int | None = None) -> bool:
-    """True when *pid* runs (not a zombie) and, if given, is the process that started at *start_ticks*."""
-    if not pid:
-        return False
-    ticks = _proc_start_ticks(pid)
-    if ticks == -1:
-        return False
-    if ticks is not None:
-        return start_ticks is None or ticks == start_ticks
-    if Path("/proc/self/stat").exists():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _group_alive(pgid: int | None) -> bool:
-    if not pgid:
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal_by_name(sig: int | str | None) -> int | None:
-    if sig is None or isinstance(sig, int):
-        return sig
-    text = sig.strip().upper()
-    if text.isdigit():
-        return int(text)
-    try:
-        return int(signal.Signals[text if text.startswith("SIG") else "SIG" + text])
-    except KeyError:
-        raise JobError(f"unknown signal {sig!r}") from None
+        return signal_by_name(sig)
+    except ProcError as exc:
+        raise JobError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- ids
@@ -324,7 +207,7 @@ def start_job(
             raise JobError(f"job {job_id} already exists")
     extra_env = {str(k): str(v) for k, v in (env or {}).items()}
     job = Job(
-        id=job_id, kind=kind, command=[str(a) for a in argv], dir=jdir, state="starting",
+        id=job_id, kind=kind, command=[str(a) for a in argv], dir=jdir, state=JobState.STARTING,
         start=time.time(), output_dir=str(output_dir) if output_dir else None, url=url,
         cwd=str(Path(cwd).resolve()) if cwd else str(workspace.root), env=_redacted(extra_env),
         meta=dict(meta or {}),
@@ -348,7 +231,7 @@ def start_job(
     deadline = time.monotonic() + wait_started
     while time.monotonic() < deadline:
         rec = _read_record(jdir)
-        if rec.get("state") != "starting":
+        if rec.get("state") != JobState.STARTING:
             break
         if proc.poll() is not None:
             break
@@ -375,15 +258,15 @@ def _reconcile(job: Job) -> Job:
         return job
     if pid_alive(job.runner_pid, job.runner_start):
         return job
-    if job.state == "running" and (pid_alive(job.pid, job.pid_start) or _group_alive(job.pgid)):
+    if job.state == JobState.RUNNING and (pid_alive(job.pid, job.pid_start) or group_alive(job.pgid)):
         return job  # the wrapper is gone, the job itself still runs
-    if job.state == "starting" and time.time() - job.start < 10 and job.runner_pid is None:
+    if job.state == JobState.STARTING and time.time() - job.start < 10 and job.runner_pid is None:
         return job  # the wrapper has not written its pid yet
     # Read the record once more: the wrapper may have finished between our reads.
     fresh = Job.from_dict(_read_record(job.dir), job.dir)
     if fresh.state not in ACTIVE_STATES:
         return _reconcile(fresh)
-    job.state = "stopped" if job.stop_requested else "failed"
+    job.state = JobState.STOPPED if job.stop_requested else JobState.FAILED
     job.error = job.error or "ended while unwatched; its exit code was not recorded"
     job.end = job.end or time.time()
     _save(job)
@@ -436,7 +319,7 @@ def follow_log(
 ) -> Iterator[str]:
     """Yield the last *backlog* lines, then each new line as it is written; ends when the job has ended."""
     path = job.log_path
-    start = _complete_prefix(path)
+    start = complete_prefix(path)
     if backlog > 0 and start:
         lines = tail_file(path, backlog + 1, end=start)
         yield from lines[-backlog:]
@@ -458,27 +341,9 @@ def follow_log(
             time.sleep(poll)
 
 
-def _complete_prefix(path: Path, block: int = 65536) -> int:
-    """The byte offset just past the file's last newline (0 when none)."""
-    try:
-        with open(path, "rb") as fh:
-            pos = fh.seek(0, os.SEEK_END)
-            while pos > 0:
-                step = min(block, pos)
-                fh.seek(pos - step)
-                data = fh.read(step)
-                idx = data.rfind(b"\n")
-                if idx >= 0:
-                    return pos - step + idx + 1
-                pos -= step
-    except FileNotFoundError:
-        pass
-    return 0
-
-
 def default_stop_signal(job: Job) -> int:
     """The graceful signal for *job*: the one its launcher chose (SIGABRT for LlamaBoard mode), else SIGTERM."""
-    sig = _signal_by_name(job.meta.get("stop_signal"))
+    sig = _signal(job.meta.get("stop_signal"))
     return sig if sig is not None else int(signal.SIGTERM)
 
 
@@ -493,7 +358,7 @@ def stop_job(
     job = get_job(workspace, job_id)
     if not job.active:
         return job
-    signum = _signal_by_name(sig) or default_stop_signal(job)
+    signum = _signal(sig) or default_stop_signal(job)
     requested = time.time()
     stop_path = job.dir / STOP_FILE
     if not stop_path.exists():
@@ -557,65 +422,6 @@ def remove_job(workspace: Workspace, job_id: str) -> None:
     if job.active:
         raise JobError(f"job {job.id} is {job.state}; stop it first")
     shutil.rmtree(job.dir)
-
-
-# ---------------------------------------------------------------- progress
-
-
-def report_progress(done: float | None, total: float | None = None, text: str = "") -> None:
-    """Called from inside a job's process: record progress where `mathbench jobs` reads it (no-op outside a job)."""
-    jdir = os.environ.get("MATHBENCH_JOB_DIR")
-    if not jdir:
-        return
-    write_json_atomic(Path(jdir) / PROGRESS_FILE, {"done": done, "total": total, "text": text, "time": time.time()})
-
-
-def job_progress(job: Job) -> Progress | None:
-    """Progress for the jobs list: training from trainer_log.jsonl, others from progress.json or meta."""
-    if job.kind == "train" and job.output_dir:
-        from mathbench.core.jobs.training import last_progress
-
-        return last_progress(job.output_dir)
-    path = job.dir / PROGRESS_FILE
-    if path.is_file():
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-            return Progress(d.get("done"), d.get("total"), str(d.get("text") or ""))
-        except (OSError, json.JSONDecodeError, AttributeError):
-            return None
-    run_dir = job.meta.get("run_dir")
-    if run_dir:
-        results = Path(run_dir) / "results.jsonl"
-        done = _count_lines(results)
-        total = job.meta.get("total")
-        if total is None:
-            try:
-                total = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8")).get("total")
-            except (OSError, json.JSONDecodeError, AttributeError):
-                total = None
-        text = f"{done}/{total}" if total else f"{done} done"
-        return Progress(done, total, text)
-    if job.kind == "serve" and job.url:
-        return Progress(text=job.url)
-    return None
-
-
-def _count_lines(path: Path) -> int:
-    try:
-        with open(path, "rb") as fh:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-    except FileNotFoundError:
-        return 0
-
-
-def job_summary(job: Job, *, tail: int = 5) -> dict:
-    """A job as one JSON-able dict for `mathbench jobs --json` and the jobs list: record, progress, failed log tail."""
-    d = job.to_dict()
-    prog = job_progress(job)
-    d["progress"] = prog.to_dict() if prog else None
-    d["log_tail"] = tail_log(job, tail) if job.state == "failed" else []
-    return d
-
 
 def new_secret(nbytes: int = 24) -> str:
     """A random URL-safe token (for API keys)."""

@@ -1,53 +1,25 @@
 """The tiny detached wrapper of a job: starts its command, waits, and records the exit code and end time.
 
-Run as a script with only the standard library (`python -I jobs_runner.py JOB_DIR`), so the job's
-environment never gets this project on its import path and the record survives the TUI's death.
+Run as an isolated script (`python -I runner.py JOB_DIR`): the job's environment never gets this project
+on its import path, and the record survives the TUI's death. It imports only the installed foundation.
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+from mathbench.core.jobs.procs import proc_start_ticks
+from mathbench.core.records import JobState
+from mathbench.core.storage import atomic_write_json, read_json
+
 JOB_FILE = "job.json"
 STOP_FILE = "stop.json"
 PR_SET_CHILD_SUBREAPER = 36
-
-
-def read_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def write_json_atomic(path: str, data: dict) -> None:
-    """Write *data* to *path* through a temp file in the same folder, fsync and rename."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def proc_start_ticks(pid: int) -> int | None:
-    """The process start time in clock ticks from /proc (to tell a pid apart from a later reuse)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses; fields resume after the last ')'.
-    fields = raw[raw.rfind(")") + 2:].split()
-    try:
-        return int(fields[19])
-    except (IndexError, ValueError):
-        return None
 
 
 def become_subreaper() -> None:
@@ -97,11 +69,11 @@ def main(argv: list[str]) -> int:
         )
     except OSError as exc:
         print(f"[mathbench] could not start {spec['command'][0]!r}: {exc}", file=sys.stderr, flush=True)
-        spec.update(state="failed", exit_code=127, end=time.time(), error=f"could not start: {exc}")
-        write_json_atomic(job_path, spec)
+        spec.update(state=JobState.FAILED, exit_code=127, end=time.time(), error=f"could not start: {exc}")
+        atomic_write_json(job_path, spec)
         return 0
-    spec.update(pid=child.pid, pgid=child.pid, pid_start=proc_start_ticks(child.pid), state="running")
-    write_json_atomic(job_path, spec)
+    spec.update(pid=child.pid, pgid=child.pid, pid_start=proc_start_ticks(child.pid), state=JobState.RUNNING)
+    atomic_write_json(job_path, spec)
 
     rc = child.wait()
     # Leftover descendants (now ours as subreaper) still hold GPUs or write files: wait them out.
@@ -115,9 +87,9 @@ def main(argv: list[str]) -> int:
 
     spec = read_json(job_path)
     stop_requested = os.path.exists(os.path.join(job_dir, STOP_FILE))
-    state = "stopped" if stop_requested else ("succeeded" if rc == 0 else "failed")
+    state = JobState.STOPPED if stop_requested else (JobState.SUCCEEDED if rc == 0 else JobState.FAILED)
     spec.update(state=state, exit_code=rc, end=time.time())
-    write_json_atomic(job_path, spec)
+    atomic_write_json(job_path, spec)
     return 0
 
 

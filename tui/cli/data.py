@@ -63,7 +63,7 @@ def _cache_path(args):
     """The workspace's cache when there is a workspace, else the user's cache."""
     from pathlib import Path
 
-    from mathbench.core.datasets.validate import default_cache_path
+    from mathbench.core.datasets import default_cache_path
     from mathbench.core.workspace import Workspace, is_workspace
 
     root = Path(args.workspace) if getattr(args, "workspace", None) else Path.cwd()
@@ -74,7 +74,7 @@ def _cache_path(args):
 
 def _load_all(files):
     """Datasets for *files*, or (None, message) naming FILE:LINE:COL on the first bad one."""
-    from mathbench.core.datasets.items import Dataset, DatasetError
+    from mathbench.core.datasets import Dataset, DatasetError
 
     out = []
     for f in files:
@@ -103,7 +103,7 @@ class _Progress:
 
 
 def _validate_ds(ds, args, label=None):
-    from mathbench.core.datasets.validate import validate_dataset
+    from mathbench.core.datasets import validate_dataset
 
     cache = None if getattr(args, "no_cache", False) else _cache_path(args)
     return validate_dataset(ds, timeout=args.timeout, cache=cache, on_progress=_Progress(label or f"validating {ds.path}"))
@@ -178,8 +178,7 @@ def _show_examples(rep, n: int) -> None:
 def _dedupe(args) -> int:
     from pathlib import Path
 
-    from mathbench.core.datasets.items import Dataset, problem_text
-    from mathbench.core.datasets.dedupe import choose_drops, find_duplicates
+    from mathbench.core.datasets import Dataset, choose_drops, find_duplicates, problem_text
 
     datasets, err = _load_all(args.files)
     if err:
@@ -192,7 +191,7 @@ def _dedupe(args) -> int:
     length = None
     is_valid = None
     if args.keep in ("longest", "shortest"):
-        from mathbench.core.datasets.items import item_turns
+        from mathbench.core.datasets import item_turns
 
         length = lambda i: sum(len(t.content) for t in item_turns(items[i]) if t.role == "gpt")  # noqa: E731
     if args.keep == "valid":
@@ -247,7 +246,7 @@ def _dedupe(args) -> int:
 def _export(args) -> int:
     from pathlib import Path
 
-    from mathbench.core.datasets.export import export_sft
+    from mathbench.core.datasets import export_sft
 
     datasets, err = _load_all(args.files)
     if err:
@@ -285,8 +284,7 @@ def _export(args) -> int:
 
 
 def _stats(args) -> int:
-    from mathbench.core.datasets.items import dataset_stats
-    from mathbench.core.datasets.validate import ValidationCache, cached_checks, schema_errors
+    from mathbench.core.datasets import ValidationCache, cached_checks, dataset_stats, schema_errors
 
     datasets, err = _load_all(args.files)
     if err:

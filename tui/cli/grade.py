@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _grade_with_progress(pairs, args):
-    from mathbench.core.grading.grader import grade_many
+    from mathbench.core.grading import grade_many
 
     if len(pairs) < PROGRESS_MIN_ITEMS or not sys.stderr.isatty():
         return grade_many(pairs, workers=args.workers, timeout=args.timeout)

@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_started(job, args) -> int:
-    from mathbench.core.jobs.registry import job_summary
+    from mathbench.core.jobs.progress import job_summary
 
     if args.json:
         print(json.dumps(job_summary(job), indent=2))
@@ -174,7 +174,8 @@ def _progress_text(d: dict) -> str:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     """List jobs."""
-    from mathbench.core.jobs.registry import job_summary, list_jobs
+    from mathbench.core.jobs.progress import job_summary
+    from mathbench.core.jobs.registry import list_jobs
 
     ws = _workspace(args, create=False)
     jobs = list_jobs(ws)
@@ -216,7 +217,8 @@ def _find(args: argparse.Namespace):
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Show one job."""
-    from mathbench.core.jobs.registry import job_summary, tail_log
+    from mathbench.core.jobs.progress import job_summary
+    from mathbench.core.jobs.registry import tail_log
 
     ws, job = _find(args)
     if job is None:

@@ -254,7 +254,7 @@ class ComposeScreen(WorkbenchScreen):
 
     @work(exclusive=True, group="compose-save", thread=True, exit_on_error=False)
     def save_item(self, problem: str, parts: ComposeParts, prompt: str, path: Path) -> None:
-        from mathbench.core.datasets.items import Dataset, DatasetError, make_item
+        from mathbench.core.datasets import Dataset, DatasetError, make_item
         from mathbench.core.evaluation.pot import PotTrace, load_prompt, observation_message
         from mathbench.core.datasets.synth import to_sharegpt
 

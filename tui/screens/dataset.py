@@ -233,7 +233,7 @@ class DatasetScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="data-load", exit_on_error=False)
     def load_dataset(self, path: Path) -> None:
-        from mathbench.core.datasets.items import Dataset, DatasetError
+        from mathbench.core.datasets import Dataset, DatasetError
 
         try:
             self.post_message(DatasetLoaded(Dataset.load(path)))
@@ -260,7 +260,7 @@ class DatasetScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="data-dedupe", exit_on_error=False)
     def load_clusters(self, dataset) -> None:
         """Exact and near-duplicate clusters of the problems, from core.dedupe."""
-        from mathbench.core.datasets.dedupe import find_duplicates
+        from mathbench.core.datasets import find_duplicates
 
         clusters = find_duplicates([dataset.problem(i) for i in range(len(dataset))])
         mapping = {index: number for number, cluster in enumerate(clusters, start=1) for index in cluster.members}
@@ -429,7 +429,7 @@ class DatasetScreen(WorkbenchScreen):
 
     # editing ------------------------------------------------------------------------------
     def action_edit(self) -> None:
-        from mathbench.core.datasets.items import turns_to_text
+        from mathbench.core.datasets import turns_to_text
 
         index = self.query_one(ItemList).current
         if index is None or self.dataset is None:
@@ -441,7 +441,7 @@ class DatasetScreen(WorkbenchScreen):
         editor.focus()
 
     def action_save_edit(self) -> None:
-        from mathbench.core.datasets.items import DatasetError, text_to_turns
+        from mathbench.core.datasets import DatasetError, text_to_turns
 
         if self.editing is None or self.dataset is None:
             return
@@ -509,7 +509,7 @@ class DatasetScreen(WorkbenchScreen):
         self.app.push_screen(ConfirmScreen(f"Delete item {index + 1}?\n{problem}", yes="Delete"), answered)
 
     def action_open_editor(self) -> None:
-        from mathbench.core.datasets.items import edit_item_in_editor
+        from mathbench.core.datasets import edit_item_in_editor
 
         index = self.query_one(ItemList).current
         if index is None or self.dataset is None:
@@ -549,7 +549,7 @@ class DatasetScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="data-save", exit_on_error=False)
     def save_dataset(self, label: str) -> None:
-        from mathbench.core.datasets.items import DatasetError
+        from mathbench.core.datasets import DatasetError
 
         ds = self.dataset
         try:
@@ -581,7 +581,7 @@ class DatasetScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="data-validate", exit_on_error=False)
     def validate_all(self, dataset, stop: threading.Event) -> None:
-        from mathbench.core.datasets.validate import default_cache_path, validate_items
+        from mathbench.core.datasets import default_cache_path, validate_items
 
         total = len(dataset)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -19,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
+from mathbench.core.jobs.commands import eval_command
 from mathbench.tui.widgets.common import VERDICT_MARKS, VERDICT_STYLES, WorkbenchScreen, duration, one_line, pct
 
 RECENT_ITEMS = 14
@@ -183,28 +183,6 @@ class RunFollower:
 
 
 # -- the form's job command ----------------------------------------------------------------------
-
-
-def eval_command(workspace_root: Path, *, benchmark: str | None, endpoints: list[str], model: str | None,
-                 concurrency: int | None, limit: int | None, prompt: str | None, run_dir: Path,
-                 retry_errors: bool = False) -> list[str]:
-    """The `mathbench eval` command line a detached job runs."""
-    argv = [sys.executable, "-m", "mathbench.tui", "--workspace", str(workspace_root), "eval", "--run-dir", str(run_dir), "--json"]
-    if benchmark:
-        argv += ["--benchmark", benchmark]
-    for url in endpoints:
-        argv += ["--base-url", url]
-    if model:
-        argv += ["--model", model]
-    if concurrency:
-        argv += ["--concurrency", str(concurrency)]
-    if limit:
-        argv += ["--limit", str(limit)]
-    if prompt:
-        argv += ["--prompt", prompt]
-    if retry_errors:
-        argv.append("--retry-errors")
-    return argv
 
 
 class ConfirmDialog(ModalScreen[bool]):

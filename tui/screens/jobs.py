@@ -84,7 +84,8 @@ class JobsScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="jobs-read", exit_on_error=False)
     def read_jobs(self) -> None:
-        from mathbench.core.jobs.registry import job_progress, list_jobs
+        from mathbench.core.jobs.progress import job_progress
+        from mathbench.core.jobs.registry import list_jobs
 
         rows = []
         for job in list_jobs(self.workspace):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections import deque
@@ -281,28 +280,18 @@ class SynthScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="synth-start", exit_on_error=False)
     def start_synth(self, values: dict) -> None:
+        from mathbench.core.jobs.commands import synth_command
         from mathbench.core.jobs.registry import start_job
         from mathbench.core.jobs.serving import workspace_api_key
 
         root = self.workspace.root
-
-        def in_workspace(text: str) -> str:
-            path = Path(text).expanduser()
-            return str(path if path.is_absolute() else root / path)
-
-        out = Path(in_workspace(values["out"]))
-        argv = [sys.executable, "-m", "mathbench.tui", "--workspace", str(root), "synth",
-                "--base-url", values["base_url"], "--model", values["model"], "--out", str(out), "--json"]
-        if values.get("pairs"):
-            argv += ["--pairs", in_workspace(values["pairs"])]
-        for topic in (t.strip() for t in values.get("topics", "").split(",")):
-            if topic:
-                argv += ["--topic", topic]
-        for flag in ("limit", "count", "concurrency"):
-            if values.get(flag):
-                argv += [f"--{flag}", values[flag]]
-        if values.get("dedupe_against"):
-            argv += ["--dedupe-against", in_workspace(values["dedupe_against"])]
+        out = Path(values["out"]).expanduser()
+        out = out if out.is_absolute() else root / out
+        argv = synth_command(
+            root, base_url=values["base_url"], model=values["model"], out=out, pairs=values.get("pairs") or None,
+            topics=values.get("topics", "").split(","), limit=values.get("limit"), count=values.get("count"),
+            concurrency=values.get("concurrency"), dedupe_against=values.get("dedupe_against") or None,
+        )
         env: dict[str, str] = {}
         key = workspace_api_key(self.workspace, create=False)
         if key:
