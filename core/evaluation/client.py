@@ -9,19 +9,75 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 API_KEY_ENV_VARS = ("MATHBENCH_API_KEY", "OPENAI_API_KEY")
+# A child process started by mathbench gets its key in a file named here, never in its argv or environment.
+API_KEY_FILE_ENV = "MATHBENCH_API_KEY_FILE"
+KEY_DIR_PREFIX = "mathbench-key-"
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+_handed: dict[str, str | None] = {}
+_handed_lock = threading.Lock()
+
+
+def write_key_file(key: str) -> str:
+    """Put *key* in a new 0600 file inside a new 0700 folder (outside any run or job folder); returns its path.
+
+    The child named in $MATHBENCH_API_KEY_FILE reads it once and deletes it (see handed_key).
+    """
+    folder = tempfile.mkdtemp(prefix=KEY_DIR_PREFIX)
+    path = os.path.join(folder, "key")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key)
+    return path
+
+
+def remove_key_file(path: str | None) -> None:
+    """Delete a key file made by write_key_file, and its folder (quietly: the reader may have done it already).
+
+    A file anywhere else (a user's own $MATHBENCH_API_KEY_FILE) is left alone.
+    """
+    if not path or not os.path.basename(os.path.dirname(path)).startswith(KEY_DIR_PREFIX):
+        return
+    for remove, target in ((os.unlink, path), (os.rmdir, os.path.dirname(path))):
+        try:
+            remove(target)
+        except OSError:
+            pass
+
+
+def handed_key() -> str | None:
+    """The key our parent handed over in $MATHBENCH_API_KEY_FILE: read on first use, then the file is deleted."""
+    with _handed_lock:
+        if "key" not in _handed:
+            path = os.environ.pop(API_KEY_FILE_ENV, None)
+            key = None
+            if path:
+                try:
+                    with open(path, encoding="utf-8") as fh:
+                        key = fh.read().strip() or None
+                except OSError:
+                    key = None
+                remove_key_file(path)
+            _handed["key"] = key
+        return _handed["key"]
 
 
 def resolve_api_key(explicit: str | None = None) -> str | None:
-    """The API key from the argument, else $MATHBENCH_API_KEY, else $OPENAI_API_KEY (None when unset)."""
+    """The API key from the argument, else the one handed over in a file, else $MATHBENCH_API_KEY, else
+    $OPENAI_API_KEY (None when there is none)."""
     if explicit:
         return explicit
+    handed = handed_key()
+    if handed:
+        return handed
     for name in API_KEY_ENV_VARS:
         value = os.environ.get(name)
         if value:
@@ -334,4 +390,5 @@ async def preflight(client: ChatClient) -> dict[str, dict]:
 
 
 __all__ = ["ChatClient", "ChatReply", "ChatError", "Sampling", "RetryInfo", "EndpointStats", "preflight",
-           "resolve_api_key", "API_KEY_ENV_VARS"]
+           "resolve_api_key", "API_KEY_ENV_VARS", "API_KEY_FILE_ENV", "write_key_file", "remove_key_file",
+           "handed_key"]

@@ -18,6 +18,7 @@ from mathbench.core.evaluation.benchmarks import Problem, benchmark_label, load_
 from mathbench.core.evaluation.client import ChatClient, ChatError, RetryInfo, Sampling, preflight
 from mathbench.core.evaluation.pot import PotTrace, load_prompt, solve
 from mathbench.core.evaluation.report import wilson_interval
+from mathbench.core.sandbox.protections import sandbox_protections_async
 
 # Fields of the manifest that must match when a run is resumed (else its results would mix two setups).
 RESUME_KEYS = ("benchmark_spec", "model", "sampling", "prompt_name", "max_rounds", "limit", "levels",
@@ -348,6 +349,7 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
         for key in ("created", "sessions", "name"):
             manifest[key] = old_manifest.get(key, manifest[key])
     run_code = config.run_code or _default_run_code()
+    manifest["sandbox"] = await sandbox_protections_async(config.run_code)
 
     tally_box: list[_Tally] = []
 

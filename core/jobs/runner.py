@@ -1,7 +1,8 @@
 """The tiny detached wrapper of a job: starts its command, waits, and records the exit code and end time.
 
 Run as an isolated script (`python -I runner.py JOB_DIR`): the job's environment never gets this project
-on its import path, and the record survives the TUI's death. It imports only the installed foundation.
+on its import path, and the record survives the TUI's death. It imports only the installed foundation
+(and the API-key file helper, to delete a key file the job never read).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 
+from mathbench.core.evaluation.client import API_KEY_FILE_ENV, remove_key_file
 from mathbench.core.jobs.procs import proc_start_ticks
 from mathbench.core.records import JobState
 from mathbench.core.storage import atomic_write_json, read_json
@@ -76,6 +78,7 @@ def main(argv: list[str]) -> int:
     atomic_write_json(job_path, spec)
 
     rc = child.wait()
+    remove_key_file(os.environ.get(API_KEY_FILE_ENV))  # gone once the job ends, even if it never read it
     # Leftover descendants (now ours as subreaper) still hold GPUs or write files: wait them out.
     while True:
         try:

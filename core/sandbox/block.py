@@ -210,7 +210,8 @@ def prepare_and_run(cfg: dict, prep: dict, ctl: socket.socket, out_w: int, err_w
             # Lets the block read its own /proc entries (and /proc/self/fd/N, where unreadable import dirs are mapped).
             prctl(PR_SET_DUMPABLE, 1)
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a uid change clears it
-        steps("no-new-privs", prctl, PR_SET_NO_NEW_PRIVS, 1)
+        if "no-new-privs" in wanted:
+            steps("no-new-privs", prctl, PR_SET_NO_NEW_PRIVS, 1)
         os.umask(0o077)
         os.environ.clear()
         os.environ.update(BLOCK_ENV, HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)

@@ -441,7 +441,7 @@ def serve(cfg: dict) -> None:
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != cfg["parent_pid"]:
         sys.exit(1)
-    wanted = set(cfg.get("protections") or PROTECTIONS)
+    wanted = set(cfg["protections"] if "protections" in cfg else PROTECTIONS)
     userns = None
     if os.getuid() != 0 and wanted & {"network", "filesystem", "tmp", "pid", "ipc"}:
         userns = ns.enter_user_namespace()

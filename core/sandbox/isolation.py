@@ -30,7 +30,7 @@ class Isolation:
         self.root = os.getuid() == 0 and userns != "entered"
         # Inside a user namespace we are PID 1 of our own PID namespace; the mounted /proc still tells our pid.
         self.pid = int(os.readlink("/proc/self")) if userns == "entered" else os.getpid()
-        self.want = set(cfg.get("protections") or PROTECTIONS)
+        self.want = set(cfg["protections"] if "protections" in cfg else PROTECTIONS)
         self.refused: dict[str, str] = {}
         self.groups: SlotGroups | None = None
         self.view = False
@@ -42,7 +42,7 @@ class Isolation:
     def block_uid(self, slot: int) -> int | None:
         """One unprivileged uid per concurrent slot (from a range chosen by the server's pid), or a fixed one."""
         drop = self.cfg["drop_to"]
-        if not self.root or drop is None:
+        if not self.root or drop is None or "uid" not in self.want:
             return None
         if drop == "auto":
             stride = max(256, self.size)
