@@ -196,12 +196,12 @@ def prepare_and_run(cfg: dict, prep: dict, ctl: socket.socket, out_w: int, err_w
             if "tmp" in wanted and steps("tmp", ns.private_tmp, tmp_bytes, uid):
                 scratch = "/tmp"
             pid_ns = steps.done["pid"] is True
-            if not steps("proc", ns.own_proc, pid_ns) and pid_ns:
+            if "pid" in wanted and not steps("proc", ns.own_proc, pid_ns) and pid_ns:
                 steps.done["pid"] = f"no /proc of its own: {steps.done['proc']}"
         elif steps.done["pid"] is True:
             steps.done["pid"] = "no mount namespace for a /proc of its own"
-        if "memory" in wanted:
-            steps("memory", _join_groups, prep["cgroup_fds"])
+        if "cgroup" in wanted:
+            steps("cgroup", _join_groups, prep["cgroup_fds"])
         for fd in prep["cgroup_fds"]:
             os.close(fd)
         os.chdir(scratch)

@@ -88,6 +88,8 @@ class SlotGroups:
 
     def __init__(self, version: int, bases: list[str], slots: list[dict[str, str]]):
         self.version = version
+        self.limits_memory = False
+        self.caps_processes = False
         self.bases = bases  # one per hierarchy (v1: memory and pids)
         self.slots = slots  # per slot: file name -> path
         # Directory descriptors: the groups are removed and listed after the server no longer sees their paths.
@@ -103,37 +105,42 @@ class SlotGroups:
         return f"cgroup v{self.version}"
 
     @classmethod
-    def create(cls, size: int, mem_bytes: int, pids_max: int) -> "SlotGroups":
-        """Make the groups (v2 first, then v1); CgroupUnavailable says why neither works."""
+    def create(cls, size: int, mem_bytes: int | None, pids_max: int | None) -> "SlotGroups":
+        """Make the groups (v2 first, then v1) with a memory limit and a process cap per slot (None: none);
+        CgroupUnavailable says why neither works."""
         reasons = []
         for make in (cls._create_v2, cls._create_v1):
             try:
-                groups = make(size)
+                groups = make(size, pids_max is not None)
             except (CgroupUnavailable, OSError) as exc:
                 reasons.append(str(exc))
                 continue
+            groups.limits_memory = mem_bytes is not None
+            groups.caps_processes = pids_max is not None and all("pids" in f for f in groups._fds)
             try:
                 for slot in range(size):
-                    groups.set_memory(slot, mem_bytes)
-                    groups.set_pids(slot, pids_max)
+                    if mem_bytes is not None:
+                        groups.set_memory(slot, mem_bytes)
+                    if groups.caps_processes:
+                        groups.set_pids(slot, pids_max)
             except OSError as exc:
                 groups.remove()
-                reasons.append(f"cgroup v{groups.version}: cannot set limits: {exc}")
+                reasons.append(f"v{groups.version}: cannot set limits ({exc.strerror or exc})")
                 continue
             return groups
         raise CgroupUnavailable("; ".join(reasons))
 
     @classmethod
-    def _create_v2(cls, size: int) -> "SlotGroups":
+    def _create_v2(cls, size: int, pids: bool) -> "SlotGroups":
         mnt = _v2_mount()
         if not mnt:
-            raise CgroupUnavailable("cgroup v2: not mounted")
+            raise CgroupUnavailable("v2 not mounted")
         own = _own_paths().get("", "/")
         tried = []
         # Our own group first (a delegated subtree), then the hierarchy's root (root only).
         for parent in dict.fromkeys([os.path.join(mnt, own.lstrip("/")).rstrip("/") or mnt, mnt]):
             if "memory" not in _read(os.path.join(parent, "cgroup.controllers")).split():
-                tried.append(f"{parent}: no memory controller")
+                tried.append("no memory controller")
                 continue
             _remove_stale(parent)
             try:
@@ -142,7 +149,7 @@ class SlotGroups:
                 base = os.path.join(parent, f"{PREFIX}{os.getpid()}")
                 os.mkdir(base)
             except OSError as exc:
-                tried.append(f"{parent}: {exc.strerror or exc}")
+                tried.append(f"{exc.strerror or exc}")
                 continue
             try:
                 _write(os.path.join(base, "cgroup.subtree_control"), "+memory +pids")
@@ -156,18 +163,18 @@ class SlotGroups:
                 return cls(2, [base], slots)
             except OSError as exc:
                 _remove_group(base)
-                tried.append(f"{base}: {exc.strerror or exc}")
-        raise CgroupUnavailable("cgroup v2: " + "; ".join(tried))
+                tried.append(f"{exc.strerror or exc}")
+        raise CgroupUnavailable("v2: " + ", ".join(dict.fromkeys(tried)))
 
     @classmethod
-    def _create_v1(cls, size: int) -> "SlotGroups":
+    def _create_v1(cls, size: int, pids: bool) -> "SlotGroups":
         own = _own_paths()
         if "memory" not in own or not os.path.isdir(os.path.join(CGROUP_ROOT, "memory")):
-            raise CgroupUnavailable("cgroup v1: no memory controller mounted")
+            raise CgroupUnavailable("v1: no memory controller mounted")
         bases: list[str] = []
         ctls: list[str] = []
         try:
-            for ctl in ("memory", "pids"):
+            for ctl in ("memory", "pids") if pids else ("memory",):
                 if ctl not in own:
                     continue
                 parent = os.path.join(CGROUP_ROOT, ctl, own[ctl].lstrip("/")).rstrip("/")
@@ -195,7 +202,7 @@ class SlotGroups:
         except OSError as exc:
             for base in bases:
                 _remove_group(base)
-            raise CgroupUnavailable(f"cgroup v1: {exc.strerror or exc}") from None
+            raise CgroupUnavailable(f"v1: {exc.strerror or exc}") from None
 
     # -- used by the server and by a block's process -------------------------------------------
 
@@ -223,10 +230,6 @@ class SlotGroups:
     def set_pids(self, slot: int, pids_max: int) -> None:
         if "pids" in self._fds[slot]:
             os.write(self._fds[slot]["pids"], str(pids_max).encode())
-
-    @property
-    def caps_processes(self) -> bool:
-        return all("pids" in f for f in self._fds)
 
     def oom_kills(self, slot: int) -> int:
         """How many processes the slot's memory limit has killed so far."""

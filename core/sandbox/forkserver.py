@@ -155,7 +155,7 @@ class Server:
             slot = runner.slot
             oom = self.groups.oom_kills(slot) if self.groups else 0
             mem = req.get("mem_mb")
-            if self.groups and mem and int(mem) != int(self.cfg["mem_mb"]):
+            if self.groups and self.groups.limits_memory and mem and int(mem) != int(self.cfg["mem_mb"]):
                 try:
                     self.groups.set_memory(slot, int(mem) * MB)
                 except OSError as exc:
@@ -198,7 +198,7 @@ class Server:
                 self._answer(block.conn, block.result(wait_status, oom))
             block.conn.close()
             mem = block.req.get("mem_mb")
-            if self.groups and mem and int(mem) != int(self.cfg["mem_mb"]):
+            if self.groups and self.groups.limits_memory and mem and int(mem) != int(self.cfg["mem_mb"]):
                 try:
                     self.groups.set_memory(slot, int(self.cfg["mem_mb"]) * MB)
                 except OSError:
@@ -260,7 +260,7 @@ class Server:
     def _kill_leftovers(self, runner: Runner) -> None:
         """Without a PID namespace: kill what the block left (its group, its cgroup, its uid; orphans: the zygote)."""
         self._kill(runner)
-        if self.groups is not None and "memory" in self.iso.active:
+        if self.groups is not None and "cgroup" in self.iso.require:
             self.groups.kill(runner.slot)
         uid = self.iso.block_uid(runner.slot)
         if uid is not None:

@@ -15,7 +15,7 @@ from .cgroups import CgroupUnavailable, SlotGroups
 
 PROTECTIONS = ("network", "filesystem", "tmp", "pid", "ipc", "memory", "processes", "uid", "no-new-privs")
 # The ones a block process achieves itself, after the fork.
-BLOCK_STEPS = ("network", "ipc", "tmp", "pid", "memory", "uid", "no-new-privs")
+BLOCK_STEPS = ("network", "ipc", "tmp", "pid", "cgroup", "uid", "no-new-privs")
 NOBODY = 65534
 MB = 1024 * 1024
 
@@ -57,11 +57,15 @@ class Isolation:
                 self.refused[name] = "not requested"
         if {"memory", "processes"} & self.want:
             try:
-                self.groups = SlotGroups.create(self.size, int(cfg["mem_mb"]) * MB, int(cfg["nproc"]))
+                self.groups = SlotGroups.create(self.size, int(cfg["mem_mb"]) * MB if "memory" in self.want else None,
+                                                int(cfg["nproc"]) if "processes" in self.want else None)
             except CgroupUnavailable as exc:
                 self.refused.setdefault("memory", str(exc))
-        if self.groups is None or not self.groups.caps_processes:
-            self.refused.setdefault("processes", "no pids cgroup")
+                self.refused.setdefault("processes", str(exc))
+        if self.groups is None:
+            self.refused.setdefault("cgroup", "no cgroup")
+        elif not self.groups.caps_processes:
+            self.refused.setdefault("processes", "no pids controller")
         if not self.root:
             self.refused.setdefault("uid", "not root: every block runs as the caller's user")
         elif cfg["drop_to"] is None:
@@ -92,10 +96,9 @@ class Isolation:
             scratch = tempfile.mkdtemp(prefix=f"mb-sbx-{self.pid}-", dir=cfg["scratch_root"])
             if uid is not None:
                 os.chown(scratch, uid, -1)
-        if probe:
-            want = [p for p in BLOCK_STEPS if p not in self.refused] + ["mounts"]
-        else:
-            want = self.require + (["mounts"] if {"tmp", "pid"} & set(self.require) else [])
+        want = [p for p in BLOCK_STEPS if p not in self.refused] if probe else list(self.require)
+        if {"tmp", "pid"} & set(want):
+            want.append("mounts")  # a mount namespace of its own, for its /tmp and its /proc
         return {
             "uid": uid, "gid": (uid if cfg["drop_to"] == "auto" else NOBODY) if uid is not None else None,
             "scratch": scratch or "/tmp", "pid_error": self.refused.get("pid"),
@@ -113,11 +116,14 @@ class Isolation:
                 self.require.append(name)
             else:
                 self.refused[name] = str(ok or "not attempted")
-        active = set(self.require)
-        if "memory" in active and self.groups is not None and self.groups.caps_processes:
-            active.add("processes")
+        active = set(self.require) - {"cgroup"}
+        if "cgroup" in self.require and self.groups is not None:
+            for name, holds in (("memory", self.groups.limits_memory), ("processes", self.groups.caps_processes)):
+                if holds:
+                    active.add(name)
         else:
-            self.refused.setdefault("processes", self.refused.get("memory", "no cgroup"))
+            for name in ("memory", "processes"):
+                self.refused.setdefault(name, self.refused.get("cgroup", "no cgroup"))
         if self.view:
             active.add("filesystem")
         self.active = [p for p in PROTECTIONS if p in active]
@@ -128,8 +134,8 @@ class Isolation:
         """What holds for every block of this server, and why the rest does not."""
         return {
             "active": self.active,
-            "refused": {k: v for k, v in self.refused.items() if k not in self.active},
-            "cgroup": self.groups.description if self.groups and "memory" in self.active else None,
+            "refused": {k: v for k, v in self.refused.items() if k in PROTECTIONS and k not in self.active},
+            "cgroup": self.groups.description if self.groups and "cgroup" in self.require else None,
             "user_namespace": self.userns,
             "memory_mb": int(self.cfg["mem_mb"]),
             "nproc": int(self.cfg["nproc"]),

@@ -21,7 +21,7 @@ DESCRIPTIONS = {
     "uid": "an unprivileged uid of its own",
     "no-new-privs": "setuid programs cannot raise its privileges",
 }
-ALWAYS = "always: CPU, address-space, file-size and open-file limits, a wall clock, an environment without secrets"
+ALWAYS = "always: CPU, memory, file-size and open-file limits; wall clock; clean env"
 
 
 def sandbox_protections(pool: SandboxPool | None = None) -> dict:

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def report_lines(rep: dict) -> list[str]:
-    """The report as at most 24 lines of at most 80 columns."""
+    """The report as at most 24 lines of at most 80 columns ("ok" holds, "--" is missing and why, "!!" failed its check)."""
     from mathbench.core.sandbox.protections import ALWAYS, DESCRIPTIONS
 
     sb = rep["sandbox"]
@@ -29,7 +29,8 @@ def report_lines(rep: dict) -> list[str]:
     else:
         n = len(sb["active"])
         state = "all active" if sb["complete"] else f"{n} of {n + len(sb['missing'])} active"
-        lines.append(f"Sandbox (model code): protections {state}")
+        userns = " (in a user namespace)" if sb.get("user_namespace") == "entered" else ""
+        lines.append(f"Sandbox (model code): protections {state}{userns}")
     verified = sb.get("verified") or {}
     for name, what in DESCRIPTIONS.items():
         if name in sb.get("active", ()):
@@ -42,7 +43,7 @@ def report_lines(rep: dict) -> list[str]:
             if verified and not verified.get(name):
                 detail += " — FAILED ITS CHECK"
         else:
-            mark, detail = "--", f"missing: {sb.get('missing', {}).get(name, '?')}"
+            mark, detail = "--", str(sb.get("missing", {}).get(name, "?"))
         lines.append(f"  {mark} {name:<13}{detail}"[:80])
     lines.append(f"  {ALWAYS}"[:80])
     lines.append("Tools")
