@@ -224,15 +224,31 @@ def prepare_and_run(cfg: dict, prep: dict, ctl: socket.socket, out_w: int, err_w
             req = recv_msg(ctl)
         except (EOFError, OSError):
             os._exit(0)  # the server went away or retired this process
-        ctl.close()
         _set_limits(cfg, req, nproc_others=uid is None)
         rc = run_code(req["code"], scratch)
+        _report_exit(ctl, rc)
     except BaseException:  # noqa: BLE001 - setup failed: tell the server, which logs it and retries
         try:
             send_msg(ctl, {"steps": steps.done, "error": traceback.format_exc(limit=4)})
         except BaseException:
             pass
     os._exit(rc)
+
+
+def _report_exit(ctl: socket.socket, rc: int) -> None:
+    """Close our output and tell the server our exit code, so it can answer before this process is torn down.
+
+    Model code could send such a message itself: it would only misreport its own block's exit code.
+    """
+    for fd in (1, 2):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        send_msg(ctl, {"rc": rc})
+    except OSError:
+        pass
 
 
 def _set_limits(cfg: dict, req: dict, nproc_others: bool) -> None:

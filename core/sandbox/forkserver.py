@@ -172,6 +172,10 @@ class Server:
             except OSError as exc:
                 runner.error = f"gone before its code: {exc}"
                 self._kill(runner)
+            if "pid" in self.iso.active:
+                # Its exit code may come before its teardown; with a PID namespace, killing it then ends it all.
+                runner.ctl.setblocking(False)
+                self._watch(runner.ctl.fileno(), ("status", block))
             for fd in (runner.out_r, runner.err_r):
                 os.set_blocking(fd, False)
                 self._watch(fd, ("output", block))
@@ -190,7 +194,7 @@ class Server:
             self._unwatch(block.conn.fileno())
             block.drain()
             oom = self.groups.oom_kills(slot) if self.groups else 0
-            if block.abandoned:
+            if block.abandoned or block.answered:
                 pass
             elif runner.error and block.caps[runner.err_r].total == 0:
                 self._answer(block.conn, failure(f"the block process failed to prepare: {runner.error}"))
@@ -222,6 +226,18 @@ class Server:
             self.retry_at[slot] = time.monotonic() + 1.0
         elif not self.closing:
             self._respawn(slot)
+
+    def _finish_early(self, block: Block) -> None:
+        """Answer as soon as the block's process reported its exit code and its output is closed, then kill it
+        (it is exiting anyway): the caller does not wait for the teardown of a large process."""
+        if block.answered or block.abandoned or not block.done_early:
+            return
+        block.answered = True
+        oom = self.groups.oom_kills(block.runner.slot) if self.groups else 0
+        self._unwatch(block.conn.fileno())
+        self._answer(block.conn, block.result(block.rc << 8, oom))
+        block.conn.close()
+        self._kill(block.runner)
 
     def _respawn(self, slot: int) -> None:
         if slot in self.spawning or self.slot_runner.get(slot) is not None:
@@ -315,6 +331,11 @@ class Server:
             obj.feed(fd)
             if fd not in obj.open_fds:
                 self._unwatch(fd)
+                self._finish_early(obj)
+        elif kind == "status":
+            if not obj.read_status():
+                self._unwatch(fd)
+            self._finish_early(obj)
         elif kind == "hangup":
             try:
                 data = obj.conn.recv(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -46,7 +47,39 @@ class Block:
         self.open_fds = {runner.out_r, runner.err_r}
         self.timed_out = False
         self.abandoned = False  # the caller hung up: nobody wants the result
+        self.answered = False
         self.oom_before = oom_before
+        self.rc: int | None = None  # the exit code the block process reported before exiting
+        self._status = bytearray()
+
+    def read_status(self) -> bool:
+        """Read the block process's exit-code message (if any) from its control socket; False at its end."""
+        try:
+            chunk = self.runner.ctl.recv(4096)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return False
+        self._status += chunk
+        if len(self._status) > 4096:  # nothing honest is that long: ignore it, the exit status will do
+            return False
+        if len(self._status) >= 4:
+            n = int.from_bytes(self._status[:4], "big")
+            if len(self._status) >= 4 + n:
+                try:
+                    rc = json.loads(bytes(self._status[4:4 + n])).get("rc")
+                    self.rc = int(rc) & 0xFF if isinstance(rc, int) else None
+                except (ValueError, AttributeError):
+                    pass
+                return False
+        return True
+
+    @property
+    def done_early(self) -> bool:
+        """The process reported its exit code and every writer of its output is gone."""
+        return self.rc is not None and not self.open_fds and not self.timed_out
 
     def feed(self, fd: int) -> None:
         """Read what is ready on one of the block's output pipes."""
