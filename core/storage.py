@@ -78,14 +78,14 @@ def atomic_write_json(path: Path | str, obj: Any, *, mode: int | None = None, in
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n", mode=mode)
 
 
-def read_json(path: Path | str) -> Any:
-    """Parse a JSON file; a syntax error names the file, line and column."""
+def read_json(path: Path | str, *, error: type[JsonlError] = JsonlError) -> Any:
+    """Parse a JSON file; a syntax error (raised as *error*) names the file, line and column."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise JsonlError(path, exc.lineno, f"malformed JSON: {exc.msg}", col=exc.colno) from None
+        raise error(path, exc.lineno, f"malformed JSON: {exc.msg}", col=exc.colno) from None
 
 
 def dump_line(record: Any) -> bytes:
@@ -117,21 +117,56 @@ def append_jsonl(path: Path | str, record: Any) -> None:
     append_line(path, dump_line(record))
 
 
-def repair_torn_tail(path: Path | str) -> bytes:
-    """Cut an incomplete last line (a crash mid-append) so the next append starts clean; returns what was cut."""
+class Appender:
+    """An open JSONL file for one writer: each append() is written whole and fsynced before it returns."""
+
+    def __init__(self, path: Path | str, *, mode: int = 0o644):
+        self.path = Path(path)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def append(self, record: Any) -> None:
+        """Append *record* as one JSON line, flushed to disk."""
+        self.append_line(dump_line(record))
+
+    def append_line(self, line: bytes) -> None:
+        """Append one complete line, flushed to disk."""
+        if self._fd is None:
+            raise ValueError(f"{self.path}: appender is closed")
+        write_all(self._fd, line)
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def repair_torn_tail(path: Path | str, *, save_to: Path | str | None = None,
+                     check: Callable[[Any, Path, int], Any] | None = None) -> bytes:
+    """Cut an incomplete last line (a crash mid-append) so the next append starts clean; returns what was cut.
+
+    A last line that parses as a whole record only lost its newline: it is kept and terminated. The cut
+    bytes are appended to *save_to* (fsynced) before the file is cut, so nothing is thrown away.
+    """
     path = Path(path)
-    try:
-        with open(path, "r+b") as fh:
-            data = fh.read()
-            if not data or data.endswith(b"\n"):
-                return b""
-            cut = data.rfind(b"\n") + 1
-            fh.truncate(cut)
-            fh.flush()
-            os.fsync(fh.fileno())
-            return data[cut:]
-    except FileNotFoundError:
+    data = read_bytes(path)
+    if not data or data.endswith(b"\n"):
         return b""
+    parsed = parse_jsonl(path, data, strict=False, check=check)
+    if not parsed.torn:
+        append_line(path, b"\n")
+        return b""
+    if save_to is not None:
+        append_line(save_to, parsed.torn + b"\n")
+    with open(path, "r+b") as fh:
+        fh.truncate(parsed.end_offset)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return parsed.torn
 
 
 @dataclass
@@ -224,3 +259,37 @@ def read_jsonl(path: Path | str, *, strict: bool = True, problems: list[str] | N
     """Every record of a JSONL file (missing file: none), dropping a torn last line."""
     return [rec for _, rec in parse_jsonl(path, read_bytes(path), strict=strict, problems=problems,
                                           check=check).records]
+
+
+class JsonlTail:
+    """Follows a growing JSONL file: each read_new() parses only the complete lines added since the last."""
+
+    def __init__(self, path: Path | str, *, offset: int = 0, check: Callable[[Any, Path, int], Any] | None = None,
+                 error: type[JsonlError] = JsonlError):
+        self.path = Path(path)
+        self.offset = offset
+        self.line = 0  # complete lines consumed so far (for FILE:LINE in problems)
+        self.problems: list[str] = []  # malformed complete lines, skipped
+        self.resets = 0  # times the file shrank and was re-read from the start
+        self._check, self._error = check, error
+
+    def read_new(self) -> list[Any]:
+        """Records from the complete lines appended since the last call (duplicates included)."""
+        try:
+            with open(self.path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size < self.offset:
+                    # Truncated (torn tail repaired) or replaced: start over.
+                    self.offset, self.line = 0, 0
+                    self.resets += 1
+                if size == self.offset:
+                    return []
+                fh.seek(self.offset)
+                data = fh.read(size - self.offset)
+        except FileNotFoundError:
+            return []
+        parsed = parse_jsonl(self.path, data, start_line=self.line + 1, strict=False, problems=self.problems,
+                             final=False, check=self._check, error=self._error)
+        self.offset += parsed.end_offset
+        self.line += data.count(b"\n", 0, parsed.end_offset)
+        return [rec for _, rec in parsed.records]

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from mathbench.core.evaluation import report
+from mathbench.core.evaluation import export, report
+from mathbench.core.evaluation.compare import compare
+from mathbench.core.evaluation.follow import RunFollower
 from mathbench.core.evaluation.rundir import RunDir
 
 
@@ -37,17 +39,19 @@ ITEMS = [
 def test_counts_and_rules(tmp_path):
     run = make_run(tmp_path / "r", ITEMS)
     s = report.summarize(run)
-    assert (s["total"], s["correct"], s["wrong"], s["uncertain"], s["errors"]) == (6, 2, 2, 2, 1)
-    assert s["correct"] + s["wrong"] + s["uncertain"] == s["total"]
-    assert s["accuracy"] == pytest.approx(2 / 6)
-    assert s["accuracy_upper"] == pytest.approx(4 / 6)
+    assert (s["total"], s["correct"], s["wrong"], s["uncertain"], s["errors"]) == (6, 2, 1, 2, 1)
+    # an error is never graded: it counts apart, not as wrong, and accuracy is over graded items
+    assert s["correct"] + s["wrong"] + s["uncertain"] == s["graded"] == s["total"] - s["errors"] == 5
+    assert s["accuracy"] == pytest.approx(2 / 5)
+    assert s["accuracy_upper"] == pytest.approx(4 / 5)
     lo, hi = s["ci95"]
     assert lo < s["accuracy"] < hi
     # natural order of levels; items without a level are left out of by_level
     assert list(s["by_level"]) == ["Level 1", "Level 2", "Level 10"]
-    assert s["by_level"]["Level 2"]["errors"] == 1 and s["by_level"]["Level 2"]["wrong"] == 1
+    level2 = s["by_level"]["Level 2"]
+    assert (level2["errors"], level2["wrong"], level2["graded"], level2["accuracy"]) == (1, 0, 1, 0.0)
     assert s["by_level"]["Level 1"]["accuracy"] == 0.5
-    assert s["by_subject"]["Algebra"]["total"] == 3
+    assert s["by_subject"]["Algebra"]["total"] == 3 and s["by_subject"]["Algebra"]["graded"] == 2
     assert s["by_level"]["Level 1"]["share_of_correct"] == 0.5  # one of the two correct answers
     assert s["human"] == {"reviewed": 0, "overrides": 0, "to_correct": 0, "to_wrong": 0, "pending": 2}
 
@@ -58,11 +62,11 @@ def test_human_verdicts_override_grader_everywhere(tmp_path):
     run.append_adjudication("d", "wrong", grader_verdict="uncertain")
     run.append_adjudication("a", "wrong", "gold key is wrong", grader_verdict="correct")
     s = report.summarize(run)
-    assert (s["correct"], s["wrong"], s["uncertain"]) == (2, 4, 0)
+    assert (s["correct"], s["wrong"], s["uncertain"], s["errors"]) == (2, 3, 0, 1)
     assert s["by_level"]["Level 2"]["correct"] == 1 and s["by_level"]["Level 10"]["wrong"] == 1
     assert s["by_level"]["Level 1"]["correct"] == 0
     # the grader's own figures are kept beside them
-    assert s["grader"] == {"correct": 2, "wrong": 2, "uncertain": 2, "accuracy": pytest.approx(2 / 6)}
+    assert s["grader"] == {"correct": 2, "wrong": 1, "uncertain": 2, "accuracy": pytest.approx(2 / 5)}
     assert s["human"]["reviewed"] == 3 and s["human"]["overrides"] == 3
     assert s["human"]["to_correct"] == 1 and s["human"]["to_wrong"] == 2 and s["human"]["pending"] == 0
     run.undo_adjudication("a")
@@ -110,7 +114,7 @@ def test_compare_flips_by_id_with_human_verdicts(tmp_path):
                                   ("4", "correct", "Level 2", "Geometry", None),
                                   ("6", "correct", "Level 3", "Algebra", None)])
     a.append_adjudication("4", "correct")  # the human settles it: no flip any more
-    c = report.compare(a, b)
+    c = compare(a, b)
     assert [f["id"] for f in c["flips"]["right_to_wrong"]] == ["1"]
     assert [f["id"] for f in c["flips"]["wrong_to_right"]] == ["2"]
     flip = c["flips"]["right_to_wrong"][0]
@@ -126,14 +130,14 @@ def test_compare_flips_by_id_with_human_verdicts(tmp_path):
 def test_tables_markdown_and_csv(tmp_path):
     run = make_run(tmp_path / "r", ITEMS)
     other = make_run(tmp_path / "o", [("a", "wrong", "Level 1", "Algebra", None)])
-    t = report.tables(run)
+    t = export.tables(run)
     assert list(t["by_level"].index) == ["Level 1", "Level 2", "Level 10"]
     assert t["overall"].loc["r", "total"] == 6
     assert list(t["errors"]["id"]) == ["e"]
-    md = report.to_markdown(run, compare_to=other)
+    md = export.to_markdown(run, compare_to=other)
     assert "## By level" in md and "| Level 10 |" in md and "1 right→wrong" in md
     assert "| e | Level 2 | Algebra |" in md
-    written = report.to_csv(run, tmp_path / "csv", compare_to=other)
+    written = export.to_csv(run, tmp_path / "csv", compare_to=other)
     names = {p.name for p in written}
     assert {"overall.csv", "by_level.csv", "by_subject.csv", "errors.csv", "compare_flips.csv"} <= names
     with open(tmp_path / "csv" / "by_level.csv", newline="") as fh:
@@ -166,7 +170,7 @@ def test_report_cli_table_compare_and_exports(tmp_path, repo_root):
     out = cli(repo_root, "-w", str(ws), "report", "a", "--compare", "b",
               "--markdown", str(tmp_path / "r.md"), "--csv", str(tmp_path / "csv"))
     assert out.returncode == 0, out.stderr
-    assert "33.3%" in out.stdout and "right → wrong: 1" in out.stdout
+    assert "40.0%" in out.stdout and "right → wrong: 1" in out.stdout and "errors 1" in out.stdout
     assert (tmp_path / "r.md").read_text().startswith("# Report: a")
     assert (tmp_path / "csv" / "compare_by_level.csv").is_file()
     out = cli(repo_root, "-w", str(ws), "report", "a", "--compare", "b", "--json")
@@ -194,14 +198,15 @@ def test_runs_cli_lists_workspace(tmp_path, repo_root):
     assert out.returncode == 0, out.stderr
     [info] = json.loads(out.stdout)
     assert (info["name"], info["benchmark"], info["model"], info["total"]) == ("first", "gsm8k", "qwen", 6)
-    assert info["accuracy"] == pytest.approx(2 / 6) and info["running"] is False
+    assert info["accuracy"] == pytest.approx(2 / 5) and info["running"] is False
+    assert (info["errors"], info["status"]) == (1, "incomplete")  # an error left makes the run incomplete
     out = cli(repo_root, "-w", str(ws), "runs")
     assert out.returncode == 0 and "first" in out.stdout and "qwen" in out.stdout
 
 
 def test_follower_tracks_a_growing_run(tmp_path):
     run = make_run(tmp_path / "r", ITEMS[:2])
-    follower = report.RunFollower(run)
+    follower = RunFollower(run)
     assert [r["id"] for r in follower.poll()] == ["a", "b"]
     assert follower.summary()["total"] == 2 and follower.poll() == []
     with run.open_writer() as w:

@@ -11,16 +11,9 @@ import textwrap
 
 import pytest
 
+from mathbench.core.evaluation import DuplicateResult, RunDir, RunFileError, RunLocked, effective_verdict, list_runs
 from mathbench.core.evaluation import rundir as runs
-from mathbench.core.evaluation.rundir import (
-    DuplicateResult,
-    ResultsTail,
-    RunDir,
-    RunFileError,
-    RunLocked,
-    effective_verdict,
-    list_runs,
-)
+from mathbench.core.storage import JsonlTail
 
 
 def rec(i, verdict="correct", **extra):
@@ -47,7 +40,7 @@ def test_each_append_is_fsynced(tmp_path, monkeypatch):
     real = os.fsync
     with run.open_writer() as w:
         monkeypatch.setattr(runs.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
-        fd = w._fd
+        fd = w._out._fd
         for i in range(4):
             before = len(synced)
             w.append(rec(i))
@@ -257,7 +250,7 @@ def test_tail_reads_only_new_complete_lines(tmp_path):
 def test_tail_restarts_when_file_shrinks(tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text(json.dumps(rec(0)) + "\n" + json.dumps(rec(1)) + "\n")
-    tail = ResultsTail(path)
+    tail = JsonlTail(path)
     assert len(tail.read_new()) == 2
     path.write_text(json.dumps(rec(5)) + "\n")
     assert [r["id"] for r in tail.read_new()] == ["p5"] and tail.resets == 1
@@ -270,16 +263,43 @@ def test_adjudication_undo_pops_back_to_previous_verdict(tmp_path):
     run.append_adjudication("p1", "correct", grader_verdict="uncertain")
     assert run.load_adjudications()["p0"]["verdict"] == "wrong"
     assert run.load_adjudications()["p0"]["note"] == "second look"
-    run.append_adjudication("p0", None)  # undo
+    run.append_adjudication("p0", None, reviewer="ann")  # undo
     adjs = run.load_adjudications()
     assert adjs["p0"]["verdict"] == "correct" and adjs["p0"]["reviewer"] == "ann"
-    run.undo_adjudication("p0")
+    run.undo_adjudication("p0", reviewer="ann")
     adjs = run.load_adjudications()
     assert "p0" not in adjs and adjs["p1"]["verdict"] == "correct"
-    run.undo_adjudication("p0")  # undo with nothing left is harmless
+    run.undo_adjudication("p0", reviewer="ann")  # undo with nothing left is harmless
     assert "p0" not in run.load_adjudications()
     log = run.adjudication_log()
     assert len(log) == 6 and set(log[0]) >= {"id", "verdict", "note", "grader_verdict", "time", "reviewer"}
+
+
+def test_undo_takes_back_only_the_reviewers_own_verdict(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.append_adjudication("p0", "correct", reviewer="alice")
+    run.append_adjudication("p0", "wrong", "units missing", reviewer="bob")
+    run.undo_adjudication("p0", reviewer="alice")  # Alice takes back her verdict, not Bob's later one
+    adj = run.load_adjudications()["p0"]
+    assert (adj["verdict"], adj["reviewer"], adj["history"]) == ("wrong", "bob", 1)
+    run.undo_adjudication("p0", reviewer="alice")  # nothing of Alice's is left: Bob's stands
+    assert run.load_adjudications()["p0"]["verdict"] == "wrong"
+    run.undo_adjudication("p0", reviewer="bob")
+    assert "p0" not in run.load_adjudications()
+    # the same through two reviewers' sessions on the review queue
+    with run.open_writer() as w:
+        w.append(rec(5, verdict="uncertain"))
+    from mathbench.core.evaluation import AdjudicationSession
+
+    alice = AdjudicationSession(run, reviewer="alice")
+    bob = AdjudicationSession(run, reviewer="bob")
+    alice.go_to_id("p5")
+    alice.accept()
+    bob.reload()
+    bob.go_to_id("p5")
+    bob.reject()
+    alice.undo()
+    assert run.load_adjudications()["p5"]["verdict"] == "wrong"
 
 
 def test_note_keeps_verdict_and_is_undoable(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from mathbench.core.evaluation import report
+from mathbench.core.evaluation.compare import compare
 from mathbench.core.evaluation.rundir import RunDir
 
 
@@ -38,7 +39,7 @@ def test_real_predictions_load_summarize_and_compare(tmp_path, shared_data):
     # a second "model" that gets the first 10 wrong answers right: exactly those flip
     wrong_ids = [r["id"] for r in rows if r["verdict"] == "wrong"][:10]
     better = write_run(tmp_path / "better", [{**r, "verdict": "correct"} if r["id"] in wrong_ids else r for r in rows])
-    c = report.compare(run, better)
+    c = compare(run, better)
     assert [f["id"] for f in c["flips"]["wrong_to_right"]] == wrong_ids
     assert c["flips"]["right_to_wrong"] == [] and c["common"] == 1319
     assert c["b"]["correct"] - c["a"]["correct"] == 10

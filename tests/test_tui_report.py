@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mathbench.core.evaluation.report import compare
+from mathbench.core.evaluation.compare import compare
 from mathbench.core.workspace import open_workspace
 from tests.support.tui_runs import screen_text, wait_until
 from mathbench.tui.app import MathbenchApp

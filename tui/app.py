@@ -123,17 +123,9 @@ class MathbenchApp(App):
 
     def newest_runs(self) -> list[Path]:
         """The workspace's run directories, newest first by the time their manifest records."""
-        from mathbench.core.evaluation.rundir import RunError, find_runs
+        from mathbench.core.evaluation.listing import find_runs
 
-        def created(run) -> float:
-            try:
-                value = run.manifest.get("created")
-            except (RunError, OSError, ValueError):
-                value = None
-            return float(value) if isinstance(value, (int, float)) else run.manifest_path.stat().st_mtime \
-                if run.manifest_path.exists() else 0.0
-
-        return [run.path.resolve() for run in sorted(find_runs(self.workspace.root), key=created, reverse=True)]
+        return [run.path.resolve() for run in find_runs(self.workspace.root)]
 
     def spec_for(self, name: str) -> ScreenSpec | None:
         """The registry entry called *name*."""

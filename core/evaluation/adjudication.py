@@ -11,13 +11,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mathbench.core.evaluation.rundir import HUMAN_VERDICTS, AdjudicationState, RunDir, as_run
+from mathbench.core.evaluation.rundir import AdjudicationState, RunDir, as_run
+from mathbench.core.records import HUMAN_VERDICTS, Verdict, record_key
 
 
 def needs_review(record: dict, *, include_wrong: bool = False) -> bool:
     """True when the grader was unsure about *record* (or, with *include_wrong*, said wrong)."""
     verdict = record.get("verdict")
-    return verdict == "uncertain" or (include_wrong and verdict == "wrong")
+    return verdict == Verdict.UNCERTAIN or (include_wrong and verdict == Verdict.WRONG)
 
 
 def review_queue(records: Iterable[dict], *, include_wrong: bool = False) -> list[dict]:
@@ -25,9 +26,9 @@ def review_queue(records: Iterable[dict], *, include_wrong: bool = False) -> lis
     return [r for r in records if needs_review(r, include_wrong=include_wrong)]
 
 
-def is_reviewed(record_id: Any, adjudications: dict) -> bool:
-    """True when a human verdict (correct or wrong) stands for *record_id*."""
-    adj = adjudications.get(record_id)
+def is_reviewed(key: Any, adjudications: dict) -> bool:
+    """True when a human verdict (correct or wrong) stands for the record with *key* (its id, or (id, sample))."""
+    adj = adjudications.get(key)
     return adj is not None and adj.get("verdict") in HUMAN_VERDICTS
 
 
@@ -36,7 +37,7 @@ def first_unreviewed(queue: list[dict], adjudications: dict, start: int = 0) -> 
     n = len(queue)
     for step in range(n):
         i = (start + step) % n
-        if not is_reviewed(queue[i]["id"], adjudications):
+        if not is_reviewed(record_key(queue[i]), adjudications):
             return i
     return None
 
@@ -48,20 +49,21 @@ class AdjudicationSession:
         self.run = as_run(run)
         self.include_wrong = include_wrong
         self.reviewer = reviewer
-        self._undo: list[Any] = []  # ids this session wrote an entry for, newest last
+        self._undo: list[Any] = []  # keys this session wrote an entry for, newest last
         self.index: int | None = None
         self.reload()
 
     def reload(self) -> None:
         """Re-read results and adjudications from disk (a live run may have grown), keeping the current item."""
-        current_id = self.current["id"] if self.index is not None and self.queue else None
+        current = self.current if self.index is not None and self.queue else None
+        current_key = record_key(current) if current else None
         self.records = self.run.load_results(strict=False)
         self._state = AdjudicationState(self.run.adjudication_log(strict=False))
         self.adjudications = self._state.as_dict()
         self.queue = review_queue(self.records, include_wrong=self.include_wrong)
-        self._pos = {r["id"]: i for i, r in enumerate(self.queue)}
-        if current_id in self._pos:
-            self.index = self._pos[current_id]
+        self._pos = {record_key(r): i for i, r in enumerate(self.queue)}
+        if current_key in self._pos:
+            self.index = self._pos[current_key]
         else:
             self.index = first_unreviewed(self.queue, self.adjudications)
 
@@ -79,7 +81,7 @@ class AdjudicationSession:
     @property
     def reviewed(self) -> int:
         """Queue items with a standing human verdict."""
-        return sum(1 for r in self.queue if is_reviewed(r["id"], self.adjudications))
+        return sum(1 for r in self.queue if is_reviewed(record_key(r), self.adjudications))
 
     @property
     def remaining(self) -> int:
@@ -93,12 +95,12 @@ class AdjudicationSession:
     def can_undo(self) -> bool:
         return bool(self._undo)
 
-    def adjudication(self, record_id: Any | None = None) -> dict | None:
-        """The standing human decision for an item (the current one by default)."""
-        if record_id is None:
+    def adjudication(self, key: Any | None = None) -> dict | None:
+        """The standing human decision for an item by key (the current one by default)."""
+        if key is None:
             cur = self.current
-            record_id = cur["id"] if cur else None
-        return self.adjudications.get(record_id)
+            key = record_key(cur) if cur else None
+        return self.adjudications.get(key)
 
     def go_to(self, index: int) -> dict | None:
         """Show the queue item at *index*; returns it."""
@@ -107,22 +109,23 @@ class AdjudicationSession:
         self.index = index
         return self.current
 
-    def go_to_id(self, record_id: Any) -> dict | None:
-        """Show the queue item with *record_id*; returns it."""
-        if record_id not in self._pos:
-            raise KeyError(f"{record_id!r} is not in the review queue")
-        self.index = self._pos[record_id]
+    def go_to_id(self, key: Any) -> dict | None:
+        """Show the queue item with *key* (its id, or (id, sample)); returns it."""
+        if key not in self._pos:
+            raise KeyError(f"{key!r} is not in the review queue")
+        self.index = self._pos[key]
         return self.current
 
     # -- actions
 
-    def _write(self, record_id: Any, entry: dict) -> dict:
+    def _write(self, entry: dict) -> dict:
+        key = record_key(entry)
         self._state.apply(entry)
-        eff = self._state.effective(record_id)
+        eff = self._state.effective(key)
         if eff is None:
-            self.adjudications.pop(record_id, None)
+            self.adjudications.pop(key, None)
         else:
-            self.adjudications[record_id] = eff
+            self.adjudications[key] = eff
         return entry
 
     def decide(self, verdict: str, note: str | None = None) -> dict:
@@ -131,19 +134,19 @@ class AdjudicationSession:
         if cur is None:
             raise LookupError("no item to decide: the queue is done")
         entry = self.run.append_adjudication(cur["id"], verdict, note, grader_verdict=cur.get("verdict"),
-                                             reviewer=self.reviewer)
-        self._write(cur["id"], entry)
-        self._undo.append(cur["id"])
+                                             reviewer=self.reviewer, sample=cur.get("sample"))
+        self._write(entry)
+        self._undo.append(record_key(cur))
         self._advance(after=self.index)
         return entry
 
     def accept(self, note: str | None = None) -> dict:
         """Mark the current item correct and move on."""
-        return self.decide("correct", note)
+        return self.decide(Verdict.CORRECT, note)
 
     def reject(self, note: str | None = None) -> dict:
         """Mark the current item wrong and move on."""
-        return self.decide("wrong", note)
+        return self.decide(Verdict.WRONG, note)
 
     def skip(self) -> dict | None:
         """Leave the current item unreviewed and show the next unreviewed one (it comes back after a wrap)."""
@@ -155,20 +158,21 @@ class AdjudicationSession:
         cur = self.current
         if cur is None:
             raise LookupError("no item to annotate")
-        entry = self.run.append_note(cur["id"], text, reviewer=self.reviewer)
-        self._write(cur["id"], entry)
-        self._undo.append(cur["id"])
+        entry = self.run.append_note(cur["id"], text, reviewer=self.reviewer, sample=cur.get("sample"))
+        self._write(entry)
+        self._undo.append(record_key(cur))
         return entry
 
     def undo(self) -> dict | None:
         """Take back this session's last decision or note and show that item again; None when nothing is left."""
         if not self._undo:
             return None
-        record_id = self._undo.pop()
-        entry = self.run.undo_adjudication(record_id, reviewer=self.reviewer)
-        self._write(record_id, entry)
-        if record_id in self._pos:
-            self.index = self._pos[record_id]
+        key = self._undo.pop()
+        rid, sample = key if isinstance(key, tuple) else (key, None)
+        entry = self.run.undo_adjudication(rid, reviewer=self.reviewer, sample=sample)
+        self._write(entry)
+        if key in self._pos:
+            self.index = self._pos[key]
         return self.current
 
     def _advance(self, *, after: int | None) -> None:

@@ -223,3 +223,15 @@ def benchmark_label(spec: str | Path) -> str:
 def answer_key(problems: Sequence[Problem]) -> dict[str, str]:
     """{question: gold} for the demo server."""
     return {p.question: p.gold for p in problems}
+
+
+def problem_hash(problem: Problem) -> str:
+    """A short hash of what a problem asks and expects (id, question, reference, level, subject)."""
+    canon = json.dumps([problem.id, problem.question, problem.gold, problem.level, problem.subject],
+                       ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()[:16]
+
+
+def problems_hash(hashes: Sequence[str]) -> str:
+    """One sha256 over the problems' hashes, in order: a run's benchmark content hash."""
+    return hashlib.sha256("\n".join(hashes).encode("ascii")).hexdigest()

@@ -18,6 +18,10 @@ _CODE_OPEN_RE = re.compile(r"```[ \t]*(?:python3?|py)\b[^\n]*\n?", re.I)
 _CODE_CLOSE = "```"
 
 
+class Unanswered(Exception):
+    """The model could not be asked at all (every endpoint down): the solve is dropped, not recorded as an error."""
+
+
 @dataclass(frozen=True)
 class PromptTemplate:
     """How problems and code outputs are put to the model."""
@@ -159,13 +163,16 @@ async def solve(
 ) -> PotTrace:
     """Ask, run the reply's code, show the output, repeat up to max_rounds blocks; the last reply is final.
 
-    A chat failure is recorded in trace.error (the turns so far are kept) and not raised.
+    A chat failure is recorded in trace.error (the turns so far are kept) and not raised; Unanswered
+    (no endpoint to ask) is raised, since the problem was never really put to the model.
     """
     messages = template.initial_messages(problem, examples)
     trace = PotTrace(messages=messages)
     for round_no in range(max_rounds + 1):
         try:
             reply = await chat(list(messages))
+        except Unanswered:
+            raise
         except Exception as exc:  # noqa: BLE001 - a failed item is data, not a crash
             trace.error = str(exc) or type(exc).__name__
             return trace

@@ -1,312 +1,71 @@
 """Evaluation: problems -> PoT (client + sandbox) -> grade -> results.jsonl, emitting progress events.
 
-Events are plain dataclasses with past-tense names; `on_event` is called on the event loop's thread.
+Events are plain dataclasses with past-tense names (see `progress`); `on_event` is called on the event
+loop's thread. With samples > 1 each problem is asked N times and each sample is its own record
+(``id`` + ``sample``), written and resumed on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import platform
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mathbench.core.evaluation.benchmarks import Problem, benchmark_label, load_benchmark, resolve_spec
-from mathbench.core.evaluation.client import ChatClient, ChatError, RetryInfo, Sampling, preflight
-from mathbench.core.evaluation.pot import PotTrace, load_prompt, solve
-from mathbench.core.evaluation.report import wilson_interval
+from mathbench.core.evaluation.benchmarks import Problem, load_benchmark, resolve_spec
+from mathbench.core.evaluation.client import ChatClient, ChatError, RetryInfo, preflight
+from mathbench.core.evaluation.pot import PotTrace, Unanswered, solve
+from mathbench.core.evaluation.progress import (
+    EndpointsCameBack,
+    EndpointsWentDown,
+    ItemFailed,
+    ItemFinished,
+    Progress,
+    RequestRetried,
+    RunFinished,
+    RunStarted,
+    RunSummary,
+    Tally,
+)
+from mathbench.core.evaluation.runconfig import (
+    EvalConfig,
+    EvalError,
+    build_manifest,
+    check_resume,
+    config_from_manifest,
+    load_template,
+)
+from mathbench.core.evaluation.rundir import RunDir
+from mathbench.core.records import ResultRecord, RunManifest, RunStatus, result_key
 from mathbench.core.sandbox.protections import sandbox_protections_async
 
-# Fields of the manifest that must match when a run is resumed (else its results would mix two setups).
-RESUME_KEYS = ("benchmark_spec", "model", "sampling", "prompt_name", "max_rounds", "limit", "levels",
-               "subjects", "shuffle_seed")
 
-
-class EvalError(Exception):
-    """An eval that cannot start (bad benchmark, mismatched resume, no endpoint reachable)."""
-
-
-@dataclass
-class EvalConfig:
-    """What to evaluate and how; api_key is used for requests and never stored."""
-
-    benchmark: str
-    base_urls: list[str]
-    model: str
-    run_dir: Path | str | None = None
-    api_key: str | None = None
-    concurrency: int = 16
-    limit: int | None = None
-    levels: list[int] | None = None
-    subjects: list[str] | None = None
-    shuffle_seed: int | None = None
-    prompt: str = "zh"
-    max_rounds: int = 1
-    sampling: Sampling = field(default_factory=Sampling)
-    timeout: float = 600.0
-    max_retries: int = 5
-    code_timeout: float = 10.0
-    grade_timeout: float = 5.0
-    retry_errors: bool = False
-    stream: bool = False
-    workspace: Any = None
-    preflight: bool = True
-    backoff_base: float = 0.5
-    # Injection points (tests, benches): the code runner and the problem list.
-    run_code: Callable[[str, float], Awaitable[Any]] | None = None
-    problems: Sequence[Problem] | None = None
-
-    def default_run_dir(self) -> Path:
-        """<workspace>/runs/<benchmark>-<model>-<timestamp>."""
-        root = Path(getattr(self.workspace, "root", self.workspace or Path.cwd()))
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        model = self.model.replace("/", "_").replace(" ", "_")
-        return root / "runs" / f"{benchmark_label(self.benchmark)}-{model}-{stamp}"
-
-
-# ------------------------------------------------------------------------------------ events
-
-
-@dataclass
-class Progress:
-    """A snapshot of a run's counts, accuracy with its Wilson 95% interval, throughput and ETA."""
-
-    total: int
-    done: int
-    correct: int
-    wrong: int
-    uncertain: int
-    errors: int
-    accuracy: float | None
-    ci_low: float | None
-    ci_high: float | None
-    elapsed: float
-    rate: float | None  # items per second in this session
-    eta: float | None  # seconds left at that rate
-    in_flight: int = 0
-    retries: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class RunStarted:
-    run_dir: Path
-    total: int
-    already_done: int
-    pending: int
-    resumed: bool
-    manifest: dict
-    progress: Progress
-
-
-@dataclass
-class ItemFinished:
-    record: dict
-    progress: Progress
-
-
-@dataclass
-class ItemFailed:
-    record: dict
-    error: str
-    progress: Progress
-
-
-@dataclass
-class RequestRetried:
-    endpoint: str
-    attempt: int
-    error: str
-    delay: float
-
-
-@dataclass
-class RunFinished:
-    summary: "RunSummary"
-
-
-@dataclass
-class RunSummary:
-    """The outcome of run_eval: counts over the whole run (earlier sessions included)."""
-
-    run_dir: Path
-    total: int
-    done: int
-    correct: int
-    wrong: int
-    uncertain: int
-    errors: int
-    accuracy: float | None
-    ci_low: float | None
-    ci_high: float | None
-    new_items: int
-    elapsed: float
-    retries: int
-    complete: bool
-    interrupted: bool = False
-    endpoints: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["run_dir"] = str(self.run_dir)
-        return d
-
-
-class _Tally:
-    """Live counts; accuracy = correct / items done, errored items counting as not correct (as in reports)."""
-
-    def __init__(self, total: int, records: Sequence[dict]) -> None:
-        self.total = total
-        self.counts = {"correct": 0, "wrong": 0, "uncertain": 0, "errors": 0}
-        self.by_id: dict[Any, str] = {}
-        for rec in records:
-            self.add(rec)
-        self.started = time.monotonic()
-        self.session_done = 0
-        self.in_flight = 0
-        self.retries = 0
-
-    @staticmethod
-    def _key(rec: dict) -> str:
-        if rec.get("error"):
-            return "errors"
-        return rec.get("verdict") if rec.get("verdict") in ("correct", "wrong", "uncertain") else "uncertain"
-
-    def add(self, rec: dict) -> None:
-        old = self.by_id.get(rec["id"])
-        if old is not None:
-            self.counts[old] -= 1
-        key = self._key(rec)
-        self.by_id[rec["id"]] = key
-        self.counts[key] += 1
-
-    def snapshot(self) -> Progress:
-        c = self.counts
-        elapsed = time.monotonic() - self.started
-        done = len(self.by_id)
-        lo, hi = wilson_interval(c["correct"], done) if done else (None, None)
-        rate = self.session_done / elapsed if elapsed > 0 and self.session_done else None
-        remaining = max(0, self.total - done)
-        eta = remaining / rate if rate else (0.0 if remaining == 0 else None)
-        return Progress(total=self.total, done=done, correct=c["correct"], wrong=c["wrong"],
-                        uncertain=c["uncertain"], errors=c["errors"],
-                        accuracy=(c["correct"] / done) if done else None, ci_low=lo, ci_high=hi,
-                        elapsed=elapsed, rate=rate, eta=eta, in_flight=self.in_flight, retries=self.retries)
-
-
-# ------------------------------------------------------------------------------------ helpers
-
-
-def _version() -> str:
-    try:
-        from mathbench.core import __version__
-
-        return str(__version__)
-    except ImportError:
-        return "unknown"
-
-
-def build_manifest(config: EvalConfig, problems: Sequence[Problem], template_dict: dict,
-                   benchmark_file: str | None) -> dict:
-    """The manifest fields describing this eval (never the API key)."""
-    now = time.time()
-    return {
-        "kind": "eval",
-        "name": Path(config.run_dir or "").name,
-        "benchmark": benchmark_label(config.benchmark),
-        "benchmark_spec": str(config.benchmark),
-        "benchmark_file": benchmark_file,
-        "model": config.model,
-        "base_urls": list(config.base_urls),
-        "endpoint": config.base_urls[0] if config.base_urls else None,
-        "sampling": config.sampling.to_dict(),
-        "prompt_name": template_dict.get("name"),
-        "prompt": template_dict,
-        "max_rounds": config.max_rounds,
-        "code_timeout": config.code_timeout,
-        "concurrency": config.concurrency,
-        "timeout": config.timeout,
-        "stream": config.stream,
-        "limit": config.limit,
-        "levels": list(config.levels) if config.levels else None,
-        "subjects": list(config.subjects) if config.subjects else None,
-        "shuffle_seed": config.shuffle_seed,
-        "total": len(problems),
-        "problem_ids": [p.id for p in problems],
-        "mathbench_version": _version(),
-        "python": platform.python_version(),
-        "created": now,
-        "started": now,
-        "finished": None,
-        "status": "running",
-        "sessions": [],
-    }
-
-
-def check_resume(old: dict, new: dict) -> None:
-    """Raise EvalError when a resumed run would change what is being measured."""
-    diffs = [f"{k}: run has {old.get(k)!r}, now {new.get(k)!r}" for k in RESUME_KEYS
-             if k in old and old.get(k) != new.get(k)]
-    if diffs:
-        raise EvalError("cannot resume: the run directory was made with different settings ("
-                        + "; ".join(diffs) + "). Use another --run-dir, or the same settings.")
-
-
-def config_from_manifest(manifest: dict, **overrides: Any) -> EvalConfig:
-    """An EvalConfig that resumes a run as it was started; overrides set endpoints, key, concurrency."""
-    sampling = Sampling(**manifest.get("sampling", {}))
-    cfg = EvalConfig(
-        benchmark=manifest["benchmark_spec"], base_urls=list(manifest.get("base_urls") or []),
-        model=manifest["model"], sampling=sampling, prompt=manifest.get("prompt_name") or "zh",
-        max_rounds=manifest.get("max_rounds", 1), limit=manifest.get("limit"), levels=manifest.get("levels"),
-        subjects=manifest.get("subjects"), shuffle_seed=manifest.get("shuffle_seed"),
-        code_timeout=manifest.get("code_timeout", 10.0), concurrency=manifest.get("concurrency", 16),
-        timeout=manifest.get("timeout", 600.0), stream=manifest.get("stream", False),
-    )
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(cfg, key, value)
-    return cfg
-
-
-def _load_template(config: EvalConfig, manifest: dict | None) -> Any:
-    from mathbench.core.evaluation.pot import PromptTemplate
-
-    if manifest and isinstance(manifest.get("prompt"), dict):
-        # A resumed run keeps the exact prompt it started with, even if the shipped file changed.
-        return PromptTemplate(**manifest["prompt"])
-    return load_prompt(config.prompt)
-
-
-def make_record(problem: Problem, trace: PotTrace, grade: Any, gold_answer: str | None) -> dict:
-    """One results.jsonl record for a problem."""
+def make_record(problem: Problem, trace: PotTrace, grade: Any, gold_answer: str | None,
+                sample: int | None = None) -> ResultRecord:
+    """One results.jsonl record for a problem (or for one sample of it)."""
     g = grade.to_dict() if hasattr(grade, "to_dict") else (grade or {})
-    return {
-        "id": problem.id,
-        "question": problem.question,
-        "gold": problem.gold,
-        "gold_answer": g.get("gold_answer", gold_answer) if g else gold_answer,
-        "level": problem.level,
-        "subject": problem.subject,
-        "messages": trace.messages,
-        "executions": trace.executions,
-        "final_text": trace.final_text,
-        "pred_answer": g.get("pred_answer") if g else None,
-        "verdict": g.get("verdict") if g else None,
-        "reason": g.get("reason") if g else None,
-        "latency": round(trace.latency, 4),
-        "usage": trace.usage,
-        "error": trace.error,
-        "rounds": trace.rounds,
-        "endpoint": trace.endpoint,
-        "attempts": trace.attempts,
-        "time": time.time(),
-    }
+    return ResultRecord(
+        id=problem.id,
+        sample=sample,
+        question=problem.question,
+        gold=problem.gold,
+        gold_answer=g.get("gold_answer", gold_answer) if g else gold_answer,
+        level=problem.level,
+        subject=problem.subject,
+        messages=trace.messages,
+        executions=trace.executions,
+        final_text=trace.final_text,
+        pred_answer=g.get("pred_answer") if g else None,
+        verdict=g.get("verdict") if g else None,
+        reason=g.get("reason") if g else None,
+        latency=round(trace.latency, 4),
+        usage=trace.usage,
+        error=trace.error,
+        rounds=trace.rounds,
+        endpoint=trace.endpoint,
+        attempts=trace.attempts,
+        time=time.time(),
+    )
 
 
 def _default_run_code() -> Callable[[str, float], Awaitable[Any]]:
@@ -315,99 +74,140 @@ def _default_run_code() -> Callable[[str, float], Awaitable[Any]]:
     return run_python_async
 
 
-# ------------------------------------------------------------------------------------ main loop
+def _load_problems(config: EvalConfig) -> tuple[list[Problem], str | None]:
+    if config.problems is not None:
+        return list(config.problems), None
+    try:
+        resolved = resolve_spec(str(config.benchmark), config.workspace)
+        problems = load_benchmark(config.benchmark, limit=config.limit, levels=config.levels,
+                                  subjects=config.subjects, shuffle_seed=config.shuffle_seed,
+                                  workspace=config.workspace)
+    except (ValueError, OSError) as exc:
+        raise EvalError(str(exc)) from None
+    return problems, str(resolved)
+
+
+def _old_manifest(run: RunDir) -> dict | None:
+    """The manifest of a run being resumed; results without one are refused (they could be any run's)."""
+    if run.manifest_path.exists():
+        return run.manifest
+    if run.results_path.exists() and run.results_path.stat().st_size > 0:
+        raise EvalError(f"{run.path} holds results.jsonl but no manifest.json: nothing says what those results "
+                        "measured, so they cannot be resumed. Use another --run-dir.")
+    return None
+
+
+async def _check_endpoints(client: ChatClient, model: str, manifest: RunManifest) -> None:
+    try:
+        checks = await preflight(client)
+    finally:
+        await client.aclose()
+    if not any(c["ok"] for c in checks.values()):
+        errors = "; ".join(f"{u}: {c['error']}" for u, c in checks.items())
+        raise EvalError(f"no endpoint answered GET /v1/models ({errors})")
+    manifest.served_models = {u: c["models"] for u, c in checks.items()}
+    missing = {u: c["models"] for u, c in checks.items()
+               if c["ok"] and model not in c["models"] and c["models"] != ["gpt-3.5-turbo"]}
+    if missing and len(missing) == sum(c["ok"] for c in checks.values()):
+        # LLaMA-Factory's api lists gpt-3.5-turbo and accepts any name; vLLM answers 404 to a wrong one.
+        served = "; ".join(f"{u}: {', '.join(m) or 'nothing'}" for u, m in missing.items())
+        raise EvalError(f"model {model!r} is not served ({served})")
 
 
 async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = None) -> RunSummary:
-    """Run (or resume) an eval into config.run_dir; returns the summary. Cancelling it stops cleanly."""
-    from mathbench.core.grading import extract_gold, grade
-    from mathbench.core.evaluation.rundir import RunDir
+    """Run (or resume) an eval into config.run_dir; returns the summary. Cancelling it stops cleanly.
+
+    A resume re-runs what has no record and what ended in an error. When every endpoint stays down
+    longer than config.down_wait, the run stops as incomplete (what was in flight is not recorded).
+    """
+    from mathbench.core.grading.extraction import extract_gold
+    from mathbench.core.grading.grader import grade
 
     emit = on_event or (lambda event: None)
-    if config.problems is not None:
-        problems = list(config.problems)
-        benchmark_file = None
-    else:
-        try:
-            resolved = resolve_spec(str(config.benchmark), config.workspace)
-            problems = load_benchmark(config.benchmark, limit=config.limit, levels=config.levels,
-                                      subjects=config.subjects, shuffle_seed=config.shuffle_seed,
-                                      workspace=config.workspace)
-        except (ValueError, OSError) as exc:
-            raise EvalError(str(exc)) from None
-        benchmark_file = str(resolved)
+    if config.samples < 1:
+        raise EvalError(f"--samples must be at least 1, not {config.samples}")
+    problems, benchmark_file = _load_problems(config)
     if not problems:
         raise EvalError(f"benchmark {config.benchmark!r} gave no problems (check --limit/--levels/--subjects)")
     if config.run_dir is None:
         config.run_dir = config.default_run_dir()
     run = RunDir(config.run_dir)
-    old_manifest = run.manifest if run.manifest_path.exists() else None
-    template = _load_template(config, old_manifest)
+    old_manifest = _old_manifest(run)
+    template = load_template(config, old_manifest)
     manifest = build_manifest(config, problems, template.to_dict(), benchmark_file)
     if old_manifest:
         check_resume(old_manifest, manifest)
-        for key in ("created", "sessions", "name"):
-            manifest[key] = old_manifest.get(key, manifest[key])
+        old = RunManifest.from_json(old_manifest)
+        manifest.created, manifest.sessions, manifest.name = old.created, old.sessions, old.name
     run_code = config.run_code or _default_run_code()
-    manifest["sandbox"] = await sandbox_protections_async(config.run_code)
+    manifest.sandbox = await sandbox_protections_async(config.run_code)
+    sampled = config.samples > 1
+    units = [(p, s if sampled else None) for p in problems for s in range(config.samples)]
 
-    tally_box: list[_Tally] = []
+    tally_box: list[Tally] = []
 
     def on_retry(info: RetryInfo) -> None:
         if tally_box:
             tally_box[0].retries += 1
         emit(RequestRetried(info.endpoint, info.attempt, info.error, info.delay))
 
-    client = ChatClient(config.base_urls, config.model, api_key=config.api_key, sampling=config.sampling,
+    def on_down(since: float) -> None:
+        if tally_box:
+            tally_box[0].down_since = since
+        manifest.down_since = since
+        _save_manifest(run, manifest)
+        emit(EndpointsWentDown(since, since + config.down_wait, list(client.base_urls)))
+
+    def on_up(down_for: float) -> None:
+        if tally_box:
+            tally_box[0].down_since = None
+        manifest.down_since = None
+        _save_manifest(run, manifest)
+        emit(EndpointsCameBack(down_for))
+
+    client = ChatClient(config.base_urls, config.model, api_key=config.api_key, sampling=config.effective_sampling(),
                         concurrency=config.concurrency, timeout=config.timeout, max_retries=config.max_retries,
-                        stream=config.stream, on_retry=on_retry, backoff_base=config.backoff_base)
+                        stream=config.stream, on_retry=on_retry, backoff_base=config.backoff_base,
+                        max_reply_bytes=config.max_reply_bytes, retry_after_max=config.retry_after_max,
+                        down_wait=config.down_wait, on_down=on_down, on_up=on_up)
     if config.preflight:
-        try:
-            checks = await preflight(client)
-        finally:
-            await client.aclose()
-        if not any(c["ok"] for c in checks.values()):
-            errors = "; ".join(f"{u}: {c['error']}" for u, c in checks.items())
-            raise EvalError(f"no endpoint answered GET /v1/models ({errors})")
-        manifest["served_models"] = {u: c["models"] for u, c in checks.items()}
-        missing = {u: c["models"] for u, c in checks.items()
-                   if c["ok"] and config.model not in c["models"] and c["models"] != ["gpt-3.5-turbo"]}
-        if missing and len(missing) == sum(c["ok"] for c in checks.values()):
-            # LLaMA-Factory's api lists gpt-3.5-turbo and accepts any name; vLLM answers 404 to a wrong one.
-            served = "; ".join(f"{u}: {', '.join(m) or 'nothing'}" for u, m in missing.items())
-            raise EvalError(f"model {config.model!r} is not served ({served})")
+        await _check_endpoints(client, config.model, manifest)
     writer = run.open_writer()  # raises RunLocked for a second writer
     session = {"started": time.time(), "finished": None, "items": 0, "base_urls": list(config.base_urls)}
-    tally: _Tally | None = None
+    tally: Tally | None = None
     interrupted = False
+    stopped: list[str] = []
     try:
-        existing = run.load_results(strict=False)
-        wanted = {p.id for p in problems}
-        existing = [r for r in existing if r.get("id") in wanted]
-        done_ids = {r["id"] for r in existing}
-        if config.retry_errors:
-            done_ids -= {r["id"] for r in existing if r.get("error")}
-        pending = [p for p in problems if p.id not in done_ids]
-        manifest["sessions"] = list(manifest.get("sessions") or []) + [session]
+        wanted = {result_key(p.id, s) for p, s in units}
+        existing = [r for r in run.load_records(strict=False) if r.key in wanted]
+        graded = {r.key for r in existing if not r.is_error}
+        pending = [(p, s) for p, s in units if result_key(p.id, s) not in graded]
+        manifest.sessions = list(manifest.sessions or []) + [session]
         run.write_manifest(manifest)
-        tally = _Tally(len(problems), existing)
+        tally = Tally(len(units), existing)
         tally_box.append(tally)
-        emit(RunStarted(run.path, len(problems), len(problems) - len(pending), len(pending),
-                        bool(old_manifest), manifest, tally.snapshot()))
+        emit(RunStarted(run.path, len(units), len(units) - len(pending), len(pending),
+                        bool(old_manifest), manifest.to_json(), tally.snapshot()))
 
-        queue: asyncio.Queue[Problem] = asyncio.Queue()
-        for p in pending:
-            queue.put_nowait(p)
+        queue: asyncio.Queue[tuple[Problem, int | None]] = asyncio.Queue()
+        for unit in pending:
+            queue.put_nowait(unit)
         write_lock = asyncio.Lock()
 
-        async def chat(messages: list[dict]) -> Any:
-            return await client.chat(messages)
+        async def one(problem: Problem, sample: int | None) -> None:
+            seed = config.sample_seed(sample) if sampled else None
 
-        async def one(problem: Problem) -> None:
+            async def chat(messages: list[dict]) -> Any:
+                return await client.chat(messages, seed=seed)
+
             tally.in_flight += 1
             try:
                 trace = await solve(problem.question, chat, run_code, template=template,
                                     max_rounds=config.max_rounds, code_timeout=config.code_timeout)
+            except Unanswered as exc:
+                if not stopped:
+                    stopped.append(str(exc))
+                return
             finally:
                 tally.in_flight -= 1
             gold_answer = extract_gold(problem.gold)
@@ -418,25 +218,26 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
                                                 timeout=config.grade_timeout)
                 except Exception as exc:  # noqa: BLE001 - a grader failure is recorded, not fatal
                     trace.error = f"grading failed: {type(exc).__name__}: {exc}"
-            record = make_record(problem, trace, g, gold_answer)
+            record = make_record(problem, trace, g, gold_answer, sample)
+            line = record.to_json()
             async with write_lock:
-                await asyncio.to_thread(writer.append, record)
+                await asyncio.to_thread(writer.append, line)
             session["items"] += 1
             tally.add(record)
             tally.session_done += 1
             snap = tally.snapshot()
-            if record["error"]:
-                emit(ItemFailed(record, record["error"], snap))
+            if record.is_error:
+                emit(ItemFailed(line, record.error or "no verdict", snap))
             else:
-                emit(ItemFinished(record, snap))
+                emit(ItemFinished(line, snap))
 
         async def worker() -> None:
-            while True:
+            while not stopped:
                 try:
-                    problem = queue.get_nowait()
+                    problem, sample = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                await one(problem)
+                await one(problem, sample)
 
         # More problems than request slots, so a slot freed while a block runs is taken at once.
         n_workers = min(len(pending), config.concurrency + max(2, config.concurrency // 4))
@@ -453,32 +254,32 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
         raise
     finally:
         session["finished"] = time.time()
-        endpoint_counts = _endpoint_counts(client)
+        endpoint_counts = {e.base_url: {"served": e.served, "failures": e.failures} for e in client.endpoint_stats()}
         await client.aclose()
         writer.close()
         if tally is not None:
-            snap = tally.snapshot()
-            complete = snap.done >= snap.total and not interrupted
-            try:
-                run.update_manifest(sessions=manifest["sessions"], finished=time.time() if complete else None,
-                                    status="complete" if complete else "interrupted",
-                                    updated=time.time())
-            except OSError:
-                pass
-    snap = tally.snapshot()
-    summary = RunSummary(run_dir=run.path, total=snap.total, done=snap.done, correct=snap.correct,
-                         wrong=snap.wrong, uncertain=snap.uncertain, errors=snap.errors,
-                         accuracy=snap.accuracy, ci_low=snap.ci_low, ci_high=snap.ci_high,
-                         new_items=session["items"], elapsed=snap.elapsed, retries=tally.retries,
-                         complete=snap.done >= snap.total, endpoints=endpoint_counts)
+            complete = tally.complete and not interrupted
+            manifest.status = (RunStatus.COMPLETE if complete else RunStatus.INCOMPLETE).value
+            manifest.finished = time.time() if complete else None
+            manifest.updated = time.time()
+            manifest.down_since = None
+            manifest.stopped_reason = stopped[0] if stopped else ("interrupted" if interrupted else None)
+            _save_manifest(run, manifest)
+    summary = RunSummary(**vars(tally.snapshot()), run_dir=run.path, new_items=session["items"],
+                         complete=tally.complete, endpoints=endpoint_counts, status=manifest.status,
+                         stopped_reason=manifest.stopped_reason, samples=config.samples, problems=len(problems))
     emit(RunFinished(summary))
     return summary
 
 
-def _endpoint_counts(client: ChatClient) -> dict:
-    return {e.base_url: {"served": e.served, "failures": e.failures} for e in client.endpoint_stats()}
+def _save_manifest(run: RunDir, manifest: RunManifest) -> None:
+    """Save the manifest; a failed save (disk full) must not end the eval, whose results are already safe."""
+    try:
+        run.write_manifest(manifest)
+    except OSError:
+        pass
 
 
 __all__ = ["EvalConfig", "EvalError", "run_eval", "RunStarted", "ItemFinished", "ItemFailed", "RequestRetried",
-           "RunFinished", "RunSummary", "Progress", "wilson_interval", "config_from_manifest", "make_record",
-           "ChatError"]
+           "EndpointsWentDown", "EndpointsCameBack", "RunFinished", "RunSummary", "Progress", "config_from_manifest",
+           "make_record", "ChatError"]

@@ -35,27 +35,15 @@ def job_progress(job: Job) -> Progress | None:
             return None
     run_dir = job.meta.get("run_dir")
     if run_dir:
-        results = Path(run_dir) / "results.jsonl"
-        done = _count_lines(results)
-        total = job.meta.get("total")
-        if total is None:
-            try:
-                total = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8")).get("total")
-            except (OSError, json.JSONDecodeError, AttributeError):
-                total = None
+        from mathbench.core.evaluation.listing import count_done
+
+        done, planned = count_done(run_dir)  # distinct problems: a re-run item counts once
+        total = job.meta.get("total") or planned
         text = f"{done}/{total}" if total else f"{done} done"
         return Progress(done, total, text)
     if job.kind == "serve" and job.url:
         return Progress(text=job.url)
     return None
-
-
-def _count_lines(path: Path) -> int:
-    try:
-        with open(path, "rb") as fh:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-    except FileNotFoundError:
-        return 0
 
 
 def job_summary(job: Job, *, tail: int = 5) -> dict:

@@ -27,14 +27,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run directory (default <workspace>/runs/<benchmark>-<model>-<time>); resumed if it exists")
     p.add_argument("--api-key", default=None,
                    help="API key (else $MATHBENCH_API_KEY or $OPENAI_API_KEY); never written to disk")
-    p.add_argument("--retry-errors", action="store_true", help="re-run the items whose last attempt errored")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="re-run the items whose last attempt errored (resuming a run always does)")
     p.add_argument("--prompt", default=None, help="prompt template: zh (default), en, or a YAML file")
     p.add_argument("--max-rounds", type=int, default=None, help="code blocks run per problem (default 1)")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0)")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default 1)")
     p.add_argument("--max-tokens", type=int, default=None, help="tokens per reply (default 2048)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed sent with each request (default 0)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per request (default 600)")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="completions per problem, each graded on its own, for pass@k and maj@k (default 1; "
+                   "with N > 1 the temperature defaults to 0.7)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds per request, one deadline for the whole reply, streamed or not (default 600)")
+    p.add_argument("--down-wait", type=float, default=None, metavar="SECONDS",
+                   help="when every endpoint stops answering, wait this long for one to come back before "
+                   "stopping the run as incomplete (default 60)")
+    p.add_argument("--max-reply-mb", type=float, default=None, metavar="MB",
+                   help="a reply larger than this is an item error (default 1)")
+    p.add_argument("--retry-after-max", type=float, default=None, metavar="SECONDS",
+                   help="longest wait a server's Retry-After is honoured for (default 60)")
     p.add_argument("--max-retries", type=int, default=None, help="retries per request on 429/5xx/resets (default 5)")
     p.add_argument("--code-timeout", type=float, default=None, help="seconds per code block (default 10)")
     p.add_argument("--stream", action="store_true", help="stream replies (SSE)")
@@ -56,7 +68,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="share of problems whose first block raises and is fixed next round (default 0.05)")
     d.add_argument("--preamble", default="", help="code put before every block, e.g. 'import sympy as sp'")
     d.add_argument("--fail-rate", type=float, default=0.0, help="share of requests answered with a fault")
-    d.add_argument("--fail-kinds", default="500", help="faults drawn at --fail-rate: 500,503,429,reset,slow,garbage")
+    d.add_argument("--fail-kinds", default="500",
+                   help="faults drawn at --fail-rate: 500,503,429,reset,slow,garbage,empty,stream-reset, trickle (one "
+                   "byte a second), endless (a reply that never ends), huge (a 2 MB reply), retry-after")
+    d.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS",
+                   help="the Retry-After the retry-after fault asks for (default 1)")
     d.add_argument("--answer-key", action="append", default=None, metavar="BENCHMARK",
                    help="benchmarks whose answers it knows (default gsm8k and math)")
     d.add_argument("--api-key", default=None, help="require this bearer key on /v1 routes")
@@ -78,7 +94,7 @@ def _workspace(args: argparse.Namespace):
 def build_config(args: argparse.Namespace):
     """EvalConfig from the command line; an existing run directory supplies what is not given."""
     from mathbench.core.evaluation.client import Sampling
-    from mathbench.core.evaluation.runner import EvalConfig, EvalError, config_from_manifest
+    from mathbench.core.evaluation.runconfig import EvalConfig, EvalError, config_from_manifest
     from mathbench.core.evaluation.rundir import RunDir
 
     manifest = {}
@@ -98,15 +114,18 @@ def build_config(args: argparse.Namespace):
         cfg.base_urls = list(args.base_urls)
     if not cfg.base_urls:
         raise EvalError("no --base-url given and the run directory records none")
-    s = cfg.sampling
-    cfg.sampling = Sampling(
-        temperature=s.temperature if args.temperature is None else args.temperature,
-        top_p=s.top_p if args.top_p is None else args.top_p,
-        max_tokens=s.max_tokens if args.max_tokens is None else args.max_tokens,
-        seed=s.seed if args.seed is None else args.seed,
-    )
+    if args.samples is not None:
+        cfg.samples = args.samples
+    given = {k: getattr(args, a) for k, a in (("temperature", "temperature"), ("top_p", "top_p"),
+                                              ("max_tokens", "max_tokens"), ("seed", "seed"))
+             if getattr(args, a) is not None}
+    if given:
+        s = cfg.effective_sampling()
+        cfg.sampling = Sampling(**{**s.to_dict(), **given})
+    if args.max_reply_mb is not None:
+        cfg.max_reply_bytes = int(args.max_reply_mb * 1_000_000)
     for attr in ("concurrency", "limit", "shuffle_seed", "prompt", "max_rounds", "timeout", "max_retries",
-                 "code_timeout"):
+                 "code_timeout", "down_wait", "retry_after_max"):
         value = getattr(args, attr)
         if value is not None:
             setattr(cfg, attr, value)
@@ -146,24 +165,46 @@ def _fmt_secs(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+def _clock(t: float) -> str:
+    import time
+
+    return time.strftime("%H:%M", time.localtime(t))
+
+
 def progress_line(p) -> str:
-    """Accuracy with its 95% interval, throughput and ETA for one Progress snapshot."""
+    """Accuracy over graded items with its 95% interval, errors apart, throughput and ETA for one Progress."""
     acc = "acc   --  " if p.accuracy is None else (
-        f"acc {p.accuracy:6.1%} [{p.ci_low:.1%}–{p.ci_high:.1%}]")
+        f"acc {p.accuracy:6.1%} [{p.ci_low:.1%}–{p.ci_high:.1%}] of {p.graded}")
+    if p.down_since is not None:
+        return f"{acc}  endpoint down since {_clock(p.down_since)}, retrying"
     rate = f"{p.rate:.1f}/s" if p.rate else "--/s"
-    extra = f"  err {p.errors}" if p.errors else ""
+    extra = f"  errors {p.errors}" if p.errors else ""
     extra += f"  retries {p.retries}" if p.retries else ""
     return f"{acc}  {rate}  ETA {_fmt_secs(p.eta)}{extra}"
 
 
+def _outage_line(event) -> str | None:
+    """What a pause or its end looks like on the terminal."""
+    from mathbench.core.evaluation.progress import EndpointsCameBack, EndpointsWentDown
+
+    if isinstance(event, EndpointsWentDown):
+        return (f"endpoint down since {_clock(event.since)}, retrying "
+                f"(the run stops as incomplete at {_clock(event.gives_up_at)} if none answers)")
+    if isinstance(event, EndpointsCameBack):
+        return f"endpoint back after {_fmt_secs(event.down_for)}; going on"
+    return None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Run or resume an eval; exit 0 when every problem has a result."""
+    """Run or resume an eval; exit 0 only when every problem has a graded result (1: incomplete, 2: cannot run)."""
     import asyncio
     import json
     import sys
 
-    from mathbench.core.evaluation.runner import EvalError, ItemFailed, ItemFinished, RunFinished, RunStarted, run_eval
-    from mathbench.core.evaluation.rundir import RunLocked
+    from mathbench.core.evaluation.layout import RunLocked
+    from mathbench.core.evaluation.progress import ItemFailed, ItemFinished, RunFinished, RunStarted
+    from mathbench.core.evaluation.runconfig import EvalError
+    from mathbench.core.evaluation.runner import run_eval
 
     try:
         cfg = build_config(args)
@@ -179,6 +220,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     print(f"mathbench eval: {note}", file=sys.stderr)
             if isinstance(event, RunFinished):
                 state["summary"] = event.summary
+            elif (line := _outage_line(event)) is not None:
+                print(line, file=sys.stderr, flush=True)
 
         progress_cm = None
     else:
@@ -195,8 +238,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         def on_event(event) -> None:
             if isinstance(event, RunStarted):
                 verb = "resuming" if event.resumed else "writing"
-                console.print(f"{verb} [cyan]{event.run_dir}[/]: {event.total} problems, "
-                              f"{event.already_done} already done, {event.pending} to go")
+                samples = event.manifest.get("samples") or 1
+                what = f"{event.total // samples} problems x {samples} samples" if samples > 1 else \
+                    f"{event.total} problems"
+                console.print(f"{verb} [cyan]{event.run_dir}[/]: {what}, "
+                              f"{event.already_done} already graded, {event.pending} to go")
                 sandbox = event.manifest.get("sandbox") or {}
                 for note in sandbox_notes(sandbox, args.api_key):
                     console.print(note, style=None if sandbox.get("complete") else "yellow", markup=False,
@@ -210,6 +256,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     console.print(f"[yellow]error[/] {event.record['id']}: {event.error}")
             elif isinstance(event, RunFinished):
                 state["summary"] = event.summary
+            elif (line := _outage_line(event)) is not None:
+                console.print(f"[yellow]{line}[/]")
 
     async def main() -> None:
         await run_eval(cfg, on_event)
@@ -231,9 +279,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
+        if not summary.complete:
+            print(_incomplete_line(summary), file=sys.stderr)
     else:
         _print_summary(summary)
     return 0 if summary.complete else 1
+
+
+def _incomplete_line(summary) -> str:
+    missing = summary.total - summary.done
+    parts = [f"{n} {what}" for n, what in ((summary.errors, "errored"), (missing, "not run")) if n]
+    why = f" ({summary.stopped_reason})" if summary.stopped_reason else ""
+    return (f"run incomplete{why}: {', '.join(parts) or 'stopped early'}; resume with "
+            f"`mathbench eval --run-dir {summary.run_dir}`")
 
 
 def _print_summary(summary) -> None:
@@ -242,19 +300,19 @@ def _print_summary(summary) -> None:
 
     table = Table(title=f"eval {summary.run_dir.name}", show_header=False)
     acc = "--" if summary.accuracy is None else (
-        f"{summary.accuracy:.2%}  (95% CI {summary.ci_low:.1%}–{summary.ci_high:.1%})")
-    for key, value in (("problems", summary.total), ("done", summary.done), ("correct", summary.correct),
-                       ("wrong", summary.wrong), ("uncertain", summary.uncertain), ("errors", summary.errors),
-                       ("accuracy", acc), ("this session", f"{summary.new_items} items in "
-                                                     f"{_fmt_secs(summary.elapsed)}"),
+        f"{summary.accuracy:.2%} of {summary.graded} graded  (95% CI {summary.ci_low:.1%}–{summary.ci_high:.1%})")
+    items = f"{summary.problems} x {summary.samples} samples" if summary.samples > 1 else str(summary.total)
+    for key, value in (("problems", items), ("done", summary.done), ("graded", summary.graded),
+                       ("correct", summary.correct), ("wrong", summary.wrong), ("uncertain", summary.uncertain),
+                       ("errors (not graded)", summary.errors), ("accuracy", acc), ("status", summary.status),
+                       ("this session", f"{summary.new_items} items in {_fmt_secs(summary.elapsed)}"),
                        ("retries", summary.retries), ("run dir", str(summary.run_dir))):
         table.add_row(key, str(value))
     console = Console()
     console.print(table)
-    if summary.errors:
-        console.print(f"{summary.errors} item(s) errored; re-run them with "
-                      f"`mathbench eval --run-dir {summary.run_dir} --retry-errors`")
-    console.print(f"report: mathbench report {summary.run_dir}")
+    if not summary.complete:
+        console.print(f"[yellow]{_incomplete_line(summary)}[/]")
+    console.print(f"report: mathbench report {summary.run_dir}" + (" (pass@k and maj@k)" if summary.samples > 1 else ""))
 
 
 def cmd_demo_server(args: argparse.Namespace) -> int:
@@ -262,7 +320,7 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
     import sys
 
     from mathbench.core.evaluation.benchmarks import BenchmarkError, answer_key, load_benchmark
-    from mathbench.core.demo.server import DemoServer, PotScript
+    from mathbench.core.demo import DemoServer, PotScript
 
     key: dict[str, str] = {}
     for spec in args.answer_key or ["gsm8k", "math"]:
@@ -279,7 +337,7 @@ def cmd_demo_server(args: argparse.Namespace) -> int:
     try:
         server = DemoServer(script=script, latency=args.latency, fail_rate=args.fail_rate,
                             fail_kinds=_csv(args.fail_kinds) or ["500"], model=args.model, port=args.port,
-                            host=args.host, api_key=args.api_key)
+                            host=args.host, api_key=args.api_key, retry_after=args.retry_after)
         server.start()
     except (OSError, ValueError) as exc:
         print(f"mathbench demo-server: {exc}", file=sys.stderr)

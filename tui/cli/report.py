@@ -12,15 +12,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `report` and `runs` commands."""
     p = subparsers.add_parser(
         "report", help="accuracy of a run overall, by level and by subject (human verdicts applied)",
-        description="Summarise RUN_DIR: accuracy with its 95%% Wilson interval, by MATH level and subject, "
-        "errors, and how many grader verdicts a human settled. Uncertain items the human has not "
-        "settled count as not correct.",
+        description="Summarise RUN_DIR: accuracy over the graded items with its 95%% Wilson interval, by MATH "
+        "level and subject, errors apart (never counted as wrong), and how many grader verdicts a human settled. "
+        "Uncertain items the human has not settled count as not correct. A run with several samples per problem "
+        "adds pass@k and maj@k.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, or the name of one in <workspace>/runs")
     p.add_argument("--json", action="store_true",
-                   help='print {"total","correct","wrong","uncertain","errors","accuracy","by_level","by_subject",...}')
+                   help='print {"total","graded","correct","wrong","uncertain","errors","accuracy","by_level",'
+                   '"by_subject","samples","pass_at_k","maj_at_k",...}; with --compare also "diff","diff_ci95",'
+                   '"mcnemar_p","n_paired" and "compare"')
     p.add_argument("--compare", metavar="OTHER_RUN", default=None,
-                   help="compare with another run: per level/subject for both, and the problems that flipped")
+                   help="compare with another run (A is RUN_DIR, B is OTHER_RUN) on the problems both graded: the "
+                   "difference with a paired-bootstrap 95%% interval and the exact McNemar p, per level and subject, "
+                   "and the problems that flipped")
     p.add_argument("--markdown", metavar="FILE", default=None, help="also save the report as Markdown")
     p.add_argument("--csv", metavar="DIR", default=None, help="also save the report's tables as CSV files in DIR")
     p.add_argument("--flips", type=int, default=20, metavar="N", help="flips listed per direction (default 20)")
@@ -52,8 +57,9 @@ def _pct(x: float | None) -> str:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Print (or export) the report of args.run_dir."""
-    from mathbench.core.evaluation import report
-    from mathbench.core.evaluation.rundir import RunError
+    from mathbench.core.evaluation import export, report
+    from mathbench.core.evaluation.compare import compare
+    from mathbench.core.evaluation.layout import RunError
 
     run_path = _resolve_run(args.run_dir, getattr(args, "workspace", None))
     if run_path is None:
@@ -68,11 +74,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             return 2
     try:
         summary = report.summarize(run_path)
-        comparison = report.compare(run_path, other) if other is not None else None
+        comparison = compare(run_path, other) if other is not None else None
         if args.markdown:
-            report.write_markdown(run_path, args.markdown, compare_to=other)
+            export.write_markdown(run_path, args.markdown, compare_to=other)
         if args.csv:
-            written = report.to_csv(run_path, args.csv, compare_to=other)
+            written = export.to_csv(run_path, args.csv, compare_to=other)
     except (RunError, OSError, ValueError) as exc:
         print(f"mathbench report: {exc}", file=sys.stderr)
         return 2
@@ -81,6 +87,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:
         out = dict(summary)
         if comparison is not None:
+            out.update({k: comparison[k] for k in ("diff", "diff_ci95", "mcnemar_p", "n_paired", "sentence",
+                                                   "left_out")})
             out["compare"] = comparison
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -106,11 +114,12 @@ def _table(title: str):
 def _bucket_table(title: str, buckets: dict, label: str):
     table = _table(title)
     table.add_column(label, no_wrap=True, overflow="ellipsis", max_width=24)
-    for col in ("n", "correct", "wrong", "unsure", "err", "acc", "95% CI", "share"):
+    for col in ("graded", "correct", "wrong", "unsure", "acc", "95% CI", "share", "errors"):
         table.add_column(col, justify="right", no_wrap=True)
     for key, b in buckets.items():
-        table.add_row(str(key), str(b["total"]), str(b["correct"]), str(b["wrong"]), str(b["uncertain"]),
-                      str(b["errors"]), _pct(b["accuracy"]), _ci(b["ci95"]), _pct(b.get("share_of_correct")))
+        table.add_row(str(key), str(b["graded"]), str(b["correct"]), str(b["wrong"]), str(b["uncertain"]),
+                      _pct(b["accuracy"]), _ci(b["ci95"]), _pct(b.get("share_of_correct")),
+                      f"[magenta]{b['errors']}[/]" if b["errors"] else "0")
     return table
 
 
@@ -124,41 +133,60 @@ def _print_report(summary: dict, comparison: dict | None, n_flips: int) -> None:
     human = summary["human"]
     console.print(
         f"[bold]{summary.get('run', '')}[/]  accuracy [bold]{_pct(summary['accuracy'])}[/] "
-        f"({summary['correct']}/{summary['total']}, 95% CI {_ci(summary['ci95'])})  "
-        f"correct {summary['correct']} · wrong {summary['wrong']} · uncertain {summary['uncertain']} · "
-        f"errors {summary['errors']}"
+        f"({summary['correct']}/{summary['graded']} graded, 95% CI {_ci(summary['ci95'])})  "
+        f"correct {summary['correct']} · wrong {summary['wrong']} · uncertain {summary['uncertain']}"
     )
+    if summary["errors"]:
+        console.print(f"[magenta]errors {summary['errors']}[/]: not graded and not counted in the accuracy "
+                      "(resuming the run re-runs them)")
     console.print(
         f"[dim]human verdicts applied: {human['reviewed']} reviewed, {human['overrides']} overriding the grader "
         f"(grader alone {_pct(summary['grader']['accuracy'])}); {human['pending']} uncertain left to review; "
         f"upper bound if all uncertain were right {_pct(summary['accuracy_upper'])}[/]"
     )
+    if summary.get("samples", 1) > 1:
+        table = _table(f"Samples: {summary['samples']} per problem")
+        for col in ("k", "pass@k", "maj@k", "maj uncertain"):
+            table.add_column(col, justify="right", no_wrap=True)
+        for k, value in summary["pass_at_k"].items():
+            counts = summary["maj_at_k_counts"][k]
+            table.add_row(k, _pct(value), _pct(summary["maj_at_k"][k]), f"{counts['uncertain']}/{counts['problems']}")
+        console.print(table)
+        console.print(f"[dim]mean agreement between a problem's samples {_pct(summary['agreement']['mean'])}[/]")
     if summary["by_level"]:
         console.print(_bucket_table("By level", summary["by_level"], "level"))
     if summary["by_subject"]:
         console.print(_bucket_table("By subject", summary["by_subject"], "subject"))
     if comparison is None:
         return
+    from mathbench.core.evaluation.export import left_out_text
+
     a, b = comparison["a"], comparison["b"]
     console.print(
-        f"\n[bold]A[/] {a['name']} {_pct(a['accuracy'])} ({a['correct']}/{a['total']})  vs  "
-        f"[bold]B[/] {b['name']} {_pct(b['accuracy'])} ({b['correct']}/{b['total']}); "
-        f"on {comparison['common']} common items A {_pct(a['common_accuracy'])}, B {_pct(b['common_accuracy'])}"
+        f"\n[bold]A[/] {a['name']} {_pct(a['accuracy'])} ({a['correct']}/{a['graded']})  vs  "
+        f"[bold]B[/] {b['name']} {_pct(b['accuracy'])} ({b['correct']}/{b['graded']}); "
+        f"on the {comparison['n_paired']} problems both graded A {_pct(a['common_accuracy'])}, "
+        f"B {_pct(b['common_accuracy'])}; {left_out_text(comparison['left_out'])}"
     )
+    console.print(f"[bold]{comparison['sentence']}[/]")
     for group in ("level", "subject"):
         rows = comparison[f"by_{group}"]
         if not rows:
             continue
-        table = _table(f"A vs B by {group}")
-        for col in (group, "A n", "A acc", "B n", "B acc", "Δ pts"):
+        table = _table(f"A vs B by {group} (paired)")
+        for col in (group, "n", "A acc", "B acc", "Δ pts", "95% CI", "p"):
             table.add_column(col, justify="left" if col == group else "right", no_wrap=True,
                              overflow="ellipsis", max_width=24 if col == group else None)
         for key, row in rows.items():
-            delta = row["delta"]
+            delta = row["diff"]
             shown = "—" if delta is None else f"{100 * delta:+.1f}"
-            style = "" if delta is None or delta == 0 else ("green" if delta > 0 else "red")
-            table.add_row(str(key), str(row["a_total"]), _pct(row["a_accuracy"]), str(row["b_total"]),
-                          _pct(row["b_accuracy"]), f"[{style}]{shown}[/]" if style else shown)
+            significant = row["mcnemar_p"] is not None and row["mcnemar_p"] < 0.05
+            style = "" if delta is None or delta == 0 or not significant else ("green" if delta > 0 else "red")
+            ci = row["diff_ci95"]
+            table.add_row(str(key), str(row["n_paired"]), _pct(row["a_paired_accuracy"]),
+                          _pct(row["b_paired_accuracy"]), f"[{style}]{shown}[/]" if style else shown,
+                          "—" if not ci else f"{100 * ci[0]:+.1f}..{100 * ci[1]:+.1f}",
+                          "—" if row["mcnemar_p"] is None else f"{row['mcnemar_p']:.2g}")
         console.print(table)
     for direction, title in (("right_to_wrong", "right → wrong"), ("wrong_to_right", "wrong → right")):
         flips = comparison["flips"][direction]
@@ -185,7 +213,7 @@ def _print_report(summary: dict, comparison: dict | None, n_flips: int) -> None:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """List the workspace's runs."""
-    from mathbench.core.evaluation.rundir import list_runs
+    from mathbench.core.evaluation.listing import list_runs
 
     root = Path(getattr(args, "workspace", None) or Path.cwd()).expanduser()
     infos = list_runs(root)

@@ -8,122 +8,33 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from rich.console import Group
-from rich.rule import Rule
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
+from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, Input, Label, ProgressBar, Select, Static, TextArea
 
 from mathbench.tui.widgets.common import WorkbenchScreen, one_line
+from mathbench.tui.widgets.data_filters import DataFilters, FilterSpec, has_code, matching_rows, source_of
 from mathbench.tui.widgets.data_item_list import ItemList
-from mathbench.tui.widgets.train_chart import ChartData, LineChart, Series
+from mathbench.tui.widgets.data_item_view import DataItemView, item_renderable
+from mathbench.tui.widgets.data_messages import (
+    ClustersFound,
+    DatasetLoaded,
+    DatasetSaved,
+    RowsFiltered,
+    StatsComputed,
+    ValidationFinished,
+    ValidationProgressed,
+)
+from mathbench.tui.widgets.data_stats import DataStats, compute_stats
 
 STATUS_MARKS = {"match": ("✓", "green"), "mismatch": ("✗", "red"), "error": ("!", "magenta"),
                 "timeout": ("⧗", "yellow"), "no_code": ("·", "dim"), "schema": ("§", "bold red")}
-ROLE_STYLES = {"human": "bold cyan", "gpt": "bold green", "observation": "bold yellow", "system": "bold magenta"}
 DATA_SUFFIXES = (".json", ".jsonl")
 ITEM_VIEW_DELAY = 0.08
 """Seconds the cursor must rest on an item before the item view redraws."""
-
-
-class DatasetLoaded(Message):
-    """A dataset file was read into memory."""
-
-    def __init__(self, dataset, error: str | None = None) -> None:
-        super().__init__()
-        self.dataset = dataset
-        self.error = error
-
-
-class RowsFiltered(Message):
-    """The search and filters picked these item indices."""
-
-    def __init__(self, rows: list[int], query: str) -> None:
-        super().__init__()
-        self.rows = rows
-        self.query = query
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, RowsFiltered)
-
-
-class DatasetSaved(Message):
-    """The dataset was written to disk (atomically, by core)."""
-
-    def __init__(self, path: Path, label: str, error: str | None = None) -> None:
-        super().__init__()
-        self.path = path
-        self.label = label
-        self.error = error
-
-
-class ValidationProgressed(Message):
-    """Validate-all has checked `done` of `total` items."""
-
-    def __init__(self, done: int, total: int) -> None:
-        super().__init__()
-        self.done = done
-        self.total = total
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ValidationProgressed)
-
-
-class ValidationFinished(Message):
-    """Validate-all finished: a status per item index and the counts."""
-
-    def __init__(self, statuses: dict[int, str], counts: dict[str, int], error: str | None = None) -> None:
-        super().__init__()
-        self.statuses = statuses
-        self.counts = counts
-        self.error = error
-
-
-def _source_of(item: dict) -> str:
-    """Where an item came from, when it says so (`source` as merged or synthesized data write it)."""
-    value = item.get("source") if isinstance(item, dict) else None
-    return str(value) if value not in (None, "") else ""
-
-
-def _has_code(turns) -> bool:
-    return any(t.role in ("gpt", "function_call") and "```" in t.content for t in turns)
-
-
-def _matcher(query: str):
-    """A predicate over text: `/regex` (case-insensitive) or a case-insensitive substring."""
-    if query.startswith("/") and len(query) > 1:
-        regex = re.compile(query[1:], re.IGNORECASE)
-        return lambda text: regex.search(text) is not None
-    needle = query.lower()
-    return lambda text: needle in text.lower()
-
-
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
-
-
-def _turn_renderables(content: str) -> list:
-    """A turn as text with its fenced blocks shown as highlighted code (cheaper than full Markdown)."""
-    from rich.syntax import Syntax
-
-    out: list = []
-    position = 0
-    for match in _FENCE.finditer(content):
-        before = content[position:match.start()].strip("\n")
-        if before:
-            out.append(Text(before))
-        language = match.group(1).lower() or "text"
-        code = match.group(2).rstrip("\n")
-        out.append(Syntax(code, "python" if language in ("python", "py", "python3") else "text",
-                          theme="monokai", word_wrap=True, background_color="default"))
-        position = match.end()
-    rest = content[position:].strip("\n")
-    if rest:
-        out.append(Text(rest))
-    return out
 
 
 class DatasetScreen(WorkbenchScreen):
@@ -150,15 +61,15 @@ class DatasetScreen(WorkbenchScreen):
     def __init__(self) -> None:
         super().__init__()
         self.dataset = None
-        """The core.dataset.Dataset shown."""
+        """The core.datasets.Dataset shown."""
         self.statuses: dict[int, str] = {}
         """Validation status per item index (from validate-all)."""
         self.clusters: dict[int, int] = {}
         """Duplicate cluster number (1-based) per item index (items in no cluster are absent)."""
         self.cluster_list: list = []
-        """core.dedupe.Cluster objects of the loaded file, largest first."""
+        """core.datasets.dedupe.Cluster objects of the loaded file, largest first."""
         self.checks: dict[int, object] = {}
-        """core.validate.ItemCheck per item index, from the last validate-all."""
+        """core.datasets.checks.ItemCheck per item index, from the last validate-all."""
         self.last_counts: dict[str, int] = {}
         """The counts of the last validate-all (core's summary keys)."""
         self.code_timeout = 10.0
@@ -172,32 +83,17 @@ class DatasetScreen(WorkbenchScreen):
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="data-body"):
-            with Horizontal(id="data-filters"):
-                yield Select([], prompt="dataset file", id="data-file")
-                yield Input(placeholder="search every turn (/regex)", id="data-search")
-                yield Select([("any status", "any"), ("not validated", "none"), ("schema error", "schema"),
-                              ("code match", "match"), ("mismatch", "mismatch"), ("code error", "error"),
-                              ("timeout", "timeout"), ("no code", "no_code")],
-                             value="any", allow_blank=False, id="data-status")
-                yield Select([("code: any", "any"), ("has code", "yes"), ("no code", "no")], value="any",
-                             allow_blank=False, id="data-code")
-                yield Select([("dups: any", "any"), ("in a dup cluster", "dup")], value="any", allow_blank=False,
-                             id="data-dup")
-                yield Select([("source: any", "any")], value="any", allow_blank=False, id="data-source")
+            yield DataFilters(id="data-filters")
             with Horizontal(id="data-main"):
                 with Vertical(id="data-left"):
                     yield Static("", id="data-count")
                     yield ItemList(self._row_text, id="data-list")
                 with ContentSwitcher(initial="data-view", id="data-right"):
-                    with VerticalScroll(id="data-view"):
-                        yield Static("", id="data-item")
+                    yield DataItemView(id="data-view")
                     with Vertical(id="data-edit"):
                         yield Label("Edit: <<<role>>> starts a turn · ctrl+s save · ctrl+g cancel", classes="pane-title")
                         yield TextArea(id="data-editor", soft_wrap=True, show_line_numbers=True)
-                    with Vertical(id="data-stats"):
-                        yield Static("", id="data-stats-text")
-                        yield LineChart(ChartData("turns per item"), id="data-turns-chart")
-                        yield LineChart(ChartData("characters per item"), id="data-length-chart")
+                    yield DataStats(id="data-stats")
             with Horizontal(id="data-progress-row"):
                 yield ProgressBar(total=1, show_eta=True, id="data-progress")
                 yield Static("", id="data-progress-text")
@@ -236,9 +132,11 @@ class DatasetScreen(WorkbenchScreen):
         from mathbench.core.datasets import Dataset, DatasetError
 
         try:
-            self.post_message(DatasetLoaded(Dataset.load(path)))
+            dataset = Dataset.load(path)
         except DatasetError as exc:
             self.post_message(DatasetLoaded(None, str(exc)))
+            return
+        self.post_message(DatasetLoaded(dataset, sources=Counter(source_of(item) for item in dataset.items)))
 
     def on_dataset_loaded(self, message: DatasetLoaded) -> None:
         if message.error:
@@ -253,35 +151,27 @@ class DatasetScreen(WorkbenchScreen):
         gc.freeze()
         self.statuses, self.clusters, self._code_cache, self.checks = {}, {}, {}, {}
         self.cluster_list = []
-        self.load_clusters(message.dataset)
-        self._show_sources(message.dataset)
+        self.find_clusters(message.dataset)
+        self.query_one(DataFilters).show_sources(message.sources)
         self.apply_filters()
 
     @work(thread=True, exclusive=True, group="data-dedupe", exit_on_error=False)
-    def load_clusters(self, dataset) -> None:
-        """Exact and near-duplicate clusters of the problems, from core.dedupe."""
+    def find_clusters(self, dataset) -> None:
+        """Exact and near-duplicate clusters of the problems, from core.datasets.dedupe."""
         from mathbench.core.datasets import find_duplicates
 
         clusters = find_duplicates([dataset.problem(i) for i in range(len(dataset))])
         mapping = {index: number for number, cluster in enumerate(clusters, start=1) for index in cluster.members}
-        self.app.call_from_thread(self._set_clusters, mapping, clusters)
+        self.post_message(ClustersFound(dataset, mapping, clusters))
 
-    def _set_clusters(self, mapping: dict[int, int], clusters: list) -> None:
-        self.clusters = mapping
-        self.cluster_list = clusters
+    def on_clusters_found(self, message: ClustersFound) -> None:
+        if message.dataset is not self.dataset:
+            return  # found for a file no longer shown
+        self.clusters = message.mapping
+        self.cluster_list = message.clusters
         self.query_one(ItemList).invalidate()
         if self.query_one("#data-dup", Select).value == "dup":
             self.apply_filters()
-
-    def _show_sources(self, dataset) -> None:
-        """Offer the items' `source` values (merged and synthesized data carry one) as a filter."""
-        counts = Counter(_source_of(item) for item in dataset.items)
-        select = self.query_one("#data-source", Select)
-        options = [("source: any", "any")] + [(f"{name} ({n})", name) for name, n in counts.most_common() if name]
-        with select.prevent(Select.Changed):
-            select.set_options(options)
-            select.value = "any"
-        select.display = len(options) > 1
 
     # rows ---------------------------------------------------------------------------------
     def _row_text(self, index: int) -> Text:
@@ -295,17 +185,14 @@ class DatasetScreen(WorkbenchScreen):
         text.append(" ")
         turns = ds.turns(index)
         text.append(f"{len(turns):>2}t ", style="dim")
-        text.append("py " if self._code(index, turns) else "   ", style="cyan")
+        code = self._code_cache.get(index)
+        if code is None:
+            code = self._code_cache[index] = has_code(turns)
+        text.append("py " if code else "   ", style="cyan")
         if index in self.clusters:
             text.append(f"≈{self.clusters[index]} ", style="yellow")
         text.append(one_line(ds.problem(index), 200))
         return text
-
-    def _code(self, index: int, turns=None) -> bool:
-        cached = self._code_cache.get(index)
-        if cached is None:
-            cached = self._code_cache[index] = _has_code(turns if turns is not None else self.dataset.turns(index))
-        return cached
 
     @on(Input.Changed, "#data-search")
     @on(Select.Changed, "#data-status")
@@ -319,44 +206,25 @@ class DatasetScreen(WorkbenchScreen):
         """Recompute the shown rows from the search box and filters (in a worker)."""
         if self.dataset is None:
             return
-        query = self.query_one("#data-search", Input).value.strip()
-        status = str(self.query_one("#data-status", Select).value)
-        code = str(self.query_one("#data-code", Select).value)
-        dup = str(self.query_one("#data-dup", Select).value)
-        source = str(self.query_one("#data-source", Select).value)
-        self.filter_rows(self.dataset, query, status, code, dup, source)
+        self.filter_rows(self.dataset, self.query_one(DataFilters).spec(), dict(self.statuses), dict(self.clusters))
 
     @work(thread=True, exclusive=True, group="data-filter", exit_on_error=False)
-    def filter_rows(self, dataset, query: str, status: str, code: str, dup: str, source: str = "any") -> None:
+    def filter_rows(self, dataset, spec: FilterSpec, statuses: dict[int, str], clusters: dict[int, int]) -> None:
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
         try:
-            match = _matcher(query) if query else None
+            rows = matching_rows(dataset, spec, statuses, clusters, lambda: worker.is_cancelled)
         except re.error as exc:
-            self.app.call_from_thread(self.notify, f"bad regex: {exc}", severity="error")
+            self.post_message(RowsFiltered([], spec.query, f"bad regex: {exc}"))
             return
-        rows = []
-        statuses, clusters = dict(self.statuses), dict(self.clusters)
-        for index in range(len(dataset)):
-            if index % 5000 == 0 and worker.is_cancelled:
-                return
-            if status != "any" and statuses.get(index, "none") != status:
-                continue
-            if dup == "dup" and index not in clusters:
-                continue
-            if source != "any" and _source_of(dataset[index]) != source:
-                continue
-            if code != "any" or match is not None:
-                turns = dataset.turns(index)
-                if code != "any" and self._code(index, turns) != (code == "yes"):
-                    continue
-                if match is not None and not any(match(t.content) for t in turns):
-                    continue
-            rows.append(index)
-        self.post_message(RowsFiltered(rows, query))
+        if rows is not None:
+            self.post_message(RowsFiltered(rows, spec.query))
 
     def on_rows_filtered(self, message: RowsFiltered) -> None:
+        if message.error:
+            self.notify(message.error, severity="error")
+            return
         item_list = self.query_one(ItemList)
         keep = item_list.current
         if self._focus_after_save is not None:
@@ -374,7 +242,7 @@ class DatasetScreen(WorkbenchScreen):
 
     # item view ----------------------------------------------------------------------------
     def on_item_list_highlighted(self, message: ItemList.Highlighted) -> None:
-        # Drawing an item (markdown, highlighted code) is the slow part of moving: wait until the cursor rests.
+        # Drawing an item (highlighted code) is the slow part of moving: wait until the cursor rests.
         self._pending_item = message.index
         if self._item_timer is not None:
             self._item_timer.stop()
@@ -389,43 +257,14 @@ class DatasetScreen(WorkbenchScreen):
         self._show_item(self._pending_item)
 
     def _show_item(self, index: int | None) -> None:
-        view = self.query_one("#data-item", Static)
-        if index is None or self.dataset is None:
-            view.update("")
+        view = self.query_one(DataItemView)
+        if index is None or self.dataset is None or index >= len(self.dataset):
+            view.show(None)
             return
-        ds = self.dataset
-        parts: list = []
-        line = ds.line_of(index)
-        where = f"{ds.path.name}:{line}" if ds.path and line else ""
-        status = self.statuses.get(index, "not validated")
-        parts.append(Text(f"item {index + 1}  {where}  status: {status}", style="bold"))
         number = self.clusters.get(index)
-        if number is not None and number <= len(self.cluster_list):
-            cluster = self.cluster_list[number - 1]
-            others = ", ".join(str(m + 1) for m in cluster.members if m != index)
-            parts.append(Text(f"  {cluster.kind} duplicate (cluster ≈{number}, similarity {cluster.similarity:.2f}) of item {others}",
-                              style="yellow"))
-        check = self.checks.get(index)
-        if check is not None:
-            for problem in list(check.schema_errors) + list(check.warnings):
-                parts.append(Text(f"  {problem}", style="red"))
-            for rnd in check.rounds:
-                if rnd.result != "match":
-                    parts.append(Text(f"  turn {rnd.turn}: {rnd.result} {rnd.how}".rstrip(), style="yellow"))
-                    ran = rnd.stdout.strip() or rnd.error_tail.strip()
-                    parts.append(Text(f"    ran:      {one_line(ran, 200)}", style="dim"))
-                    if rnd.recorded is not None:
-                        parts.append(Text(f"    recorded: {one_line(rnd.recorded, 200)}", style="dim"))
-            if check.answer_status == "inconsistent":
-                parts.append(Text(f"  answer {check.answer}: {check.answer_reason}", style="yellow"))
-        for number, turn in enumerate(ds.turns(index)):
-            parts.append(Rule(f"{number} {turn.role}", style=ROLE_STYLES.get(turn.role, "red"), align="left"))
-            parts.extend(_turn_renderables(turn.content))
-        extra = {k: v for k, v in ds[index].items() if k not in ("conversations", "messages")}
-        if extra:
-            parts.append(Rule("other fields", style="dim", align="left"))
-            parts.append(Text(one_line(extra, 400), style="dim"))
-        view.update(Group(*parts))
+        cluster = self.cluster_list[number - 1] if number is not None and number <= len(self.cluster_list) else None
+        view.show(item_renderable(self.dataset, index, status=self.statuses.get(index), cluster_number=number,
+                                  cluster=cluster, check=self.checks.get(index)))
 
     # editing ------------------------------------------------------------------------------
     def action_edit(self) -> None:
@@ -545,13 +384,12 @@ class DatasetScreen(WorkbenchScreen):
         item_list.invalidate()
         item_list.focus()
         self._show_item(item_list.current)
-        self.save_dataset(label)
+        self.save_dataset(self.dataset, label)
 
     @work(thread=True, exclusive=True, group="data-save", exit_on_error=False)
-    def save_dataset(self, label: str) -> None:
+    def save_dataset(self, ds, label: str) -> None:
         from mathbench.core.datasets import DatasetError
 
-        ds = self.dataset
         try:
             path = ds.save()
         except (DatasetError, OSError) as exc:
@@ -594,17 +432,16 @@ class DatasetScreen(WorkbenchScreen):
                                     stop=stop, path=str(dataset.path) if dataset.path else None)
         except Exception as exc:  # noqa: BLE001 - reported, the screen stays
             stop.set()
-            self.post_message(ValidationFinished({}, {}, f"{type(exc).__name__}: {exc}"))
+            self.post_message(ValidationFinished({}, {}, error=f"{type(exc).__name__}: {exc}"))
             return
         statuses = {check.index: ("schema" if check.schema_errors else check.code_status) for check in report.checks}
-        self.checks = {check.index: check for check in report.checks}
         summary = report.summary()
         counts = {k: summary[k] for k in ("schema_errors", "code_match", "code_mismatch", "code_error",
                                            "code_timeout", "no_code", "valid") if summary.get(k)}
         if report.cancelled:
             counts["stopped early"] = len(report.checks)
         stop.set()
-        self.post_message(ValidationFinished(statuses, counts))
+        self.post_message(ValidationFinished(statuses, counts, {check.index: check for check in report.checks}))
 
     def on_validation_progressed(self, message: ValidationProgressed) -> None:
         self.query_one("#data-progress", ProgressBar).update(total=message.total, progress=message.done)
@@ -616,6 +453,7 @@ class DatasetScreen(WorkbenchScreen):
             text.update(f"[red]{message.error}[/]")
             return
         self.statuses = message.statuses
+        self.checks = message.checks
         self.last_counts = message.counts
         self.query_one("#data-progress", ProgressBar).update(progress=len(message.statuses))
         text.update("  ".join(f"{k}: {v}" for k, v in sorted(message.counts.items())))
@@ -635,40 +473,10 @@ class DatasetScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="data-stats", exit_on_error=False)
     def compute_stats(self, dataset) -> None:
-        turns_count: Counter = Counter()
-        lengths = []
-        roles: Counter = Counter()
-        for index in range(len(dataset)):
-            turns = dataset.turns(index)
-            turns_count[len(turns)] += 1
-            lengths.append(sum(len(t.content) for t in turns))
-            roles.update(t.role for t in turns)
-        self.app.call_from_thread(self._show_stats, dataset, turns_count, lengths, roles)
+        self.post_message(StatsComputed(compute_stats(dataset)))
 
-    def _show_stats(self, dataset, turns_count: Counter, lengths: list[int], roles: Counter) -> None:
-        n = len(dataset)
-        lines = [f"[b]{n:,}[/b] items · format {dataset.fmt} · turns by role: "
-                 + ", ".join(f"{r} {c:,}" for r, c in roles.most_common())]
-        if lengths:
-            ordered = sorted(lengths)
-            lines.append(f"characters per item: median {ordered[len(ordered) // 2]:,}, max {ordered[-1]:,}")
-        if self.statuses:
-            counts = Counter(self.statuses.values())
-            lines.append("status: " + ", ".join(f"{k} {v} ({100 * v / max(1, n):.0f}%)" for k, v in counts.most_common()))
-        self.query_one("#data-stats-text", Static).update("\n".join(lines))
-        keys = sorted(turns_count)
-        self.query_one("#data-turns-chart", LineChart).show(ChartData(
-            "items by number of turns", (Series("items", tuple(range(len(keys))), tuple(float(turns_count[k]) for k in keys)),),
-            kind="bar", bar_labels=tuple(str(k) for k in keys)))
-        if lengths:
-            top = max(lengths) or 1
-            bins = 10
-            width = max(1, -(-top // bins))
-            hist = Counter(min(bins - 1, length // width) for length in lengths)
-            labels = tuple(f"{b * width // 1000}k" if width >= 1000 else str(b * width) for b in range(bins))
-            self.query_one("#data-length-chart", LineChart).show(ChartData(
-                "items by characters", (Series("items", tuple(range(bins)), tuple(float(hist[b]) for b in range(bins))),),
-                kind="bar", bar_labels=labels))
+    def on_stats_computed(self, message: StatsComputed) -> None:
+        self.query_one(DataStats).show(message.figures, self.statuses)
 
     def action_search(self) -> None:
         self.query_one("#data-search", Input).focus()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
+from mathbench.core.evaluation.follow import RunFollower
 from mathbench.core.jobs.commands import eval_command
+from mathbench.core.records import RunStatus
 from mathbench.tui.widgets.common import VERDICT_MARKS, VERDICT_STYLES, WorkbenchScreen, duration, one_line, pct
-
-RECENT_ITEMS = 14
-RECENT_ERRORS = 6
-RATE_WINDOW_S = 30.0
-
 
 # -- messages (facts) --------------------------------------------------------------------------
 
@@ -98,59 +94,26 @@ def find_eval_job(workspace: Any, run_dir: Path) -> Any | None:
     return None
 
 
-class RunFollower:
-    """Reads a run directory incrementally and keeps the running figures (used from a worker thread)."""
+class JobWatch:
+    """Which process writes a followed run: the workspace's eval job for it, else any writer of its lock."""
 
-    def __init__(self, run_dir: Path, workspace: Any) -> None:
-        from mathbench.core.evaluation.report import LiveSummary
-        from mathbench.core.evaluation.rundir import RunDir
-
-        self.run = RunDir(run_dir)
+    def __init__(self, follower: RunFollower, workspace: Any) -> None:
+        self.follower = follower
         self.workspace = workspace
-        self.tail = self.run.tail()
-        self.live = LiveSummary(self.run.load_adjudications(strict=False))
-        self.recent: deque[dict] = deque(maxlen=RECENT_ITEMS)
-        self.errors: deque[dict] = deque(maxlen=RECENT_ERRORS)
-        self.arrivals: deque[tuple[float, int, int]] = deque()
-        self.tokens = 0
-        self.started = time.monotonic()
-        self.manifest: dict = {}
         self.job_log: list[str] = []
         """The last lines a failed job printed (why it failed)."""
 
-    def read(self) -> bool:
-        """Take in what was appended since the last call; True when anything was."""
-        records = self.tail.read_new()
-        if not records:
-            return False
-        now = time.monotonic()
-        for record in records:
-            self.live.add(record)
-            usage = record.get("usage") or {}
-            self.tokens += int(usage.get("completion_tokens") or 0)
-            brief = {
-                "id": record.get("id"), "verdict": record.get("verdict") or ("error" if record.get("error") else "?"),
-                "gold": record.get("gold_answer"), "pred": record.get("pred_answer"),
-                "reason": record.get("reason"), "latency": record.get("latency"), "error": record.get("error"),
-            }
-            self.recent.appendleft(brief)
-            if record.get("error"):
-                self.errors.appendleft(brief)
-        self.arrivals.append((now, len(self.live), self.tokens))
-        while self.arrivals and now - self.arrivals[0][0] > RATE_WINDOW_S and len(self.arrivals) > 2:
-            self.arrivals.popleft()
-        return True
-
-    def job_state(self) -> tuple[str, str | None]:
-        """("running"|"finished"|..., job id) of whatever writes this run."""
+    def state(self) -> tuple[str, str | None]:
+        """("running"|a job state|the run's status, job id) of whatever writes this run."""
+        run = self.follower.run
         job = None
         try:
-            job = find_eval_job(self.workspace, self.run.path)
+            job = find_eval_job(self.workspace, run.path)
         except Exception:  # an unreadable jobs folder must not stop the live view
             job = None
         if job is not None and job.active:
             return "running", job.id
-        if self.run.is_running():
+        if run.is_running():
             return "running", job.id if job else None
         if job is not None:
             if job.state == "failed" and not self.job_log:
@@ -158,28 +121,11 @@ class RunFollower:
 
                 self.job_log = [line for line in tail_log(job, 4) if line.strip()]
             return job.state, job.id
-        return str(self.manifest.get("status") or "finished"), None
+        return str(RunStatus.parse(self.follower.manifest.get("status")) or RunStatus.COMPLETE), None
 
-    def state(self, status: str, job_id: str | None) -> dict[str, Any]:
-        """An immutable picture of the run for the screen."""
-        summary = self.live.summary()
-        total = self.manifest.get("total")
-        done = len(self.live)
-        rate = tok_rate = None
-        if len(self.arrivals) >= 2:
-            (t0, n0, k0), (t1, n1, k1) = self.arrivals[0], self.arrivals[-1]
-            if t1 > t0:
-                rate = (n1 - n0) / (t1 - t0)
-                tok_rate = (k1 - k0) / (t1 - t0)
-        eta = (total - done) / rate if rate and isinstance(total, int) and total > done else None
-        return {
-            "name": str(self.manifest.get("name") or self.run.name), "model": self.manifest.get("model"),
-            "benchmark": self.manifest.get("benchmark"), "endpoints": self.manifest.get("base_urls") or [],
-            "total": total if isinstance(total, int) else None, "done": done, "rate": rate, "tok_rate": tok_rate,
-            "eta": eta, "summary": summary, "recent": list(self.recent), "errors": list(self.errors),
-            "status": status, "job_id": job_id, "problems": list(self.tail.problems[-3:]),
-            "job_log": list(self.job_log),
-        }
+    def snapshot(self, status: str, job_id: str | None) -> dict[str, Any]:
+        """The follower's picture of the run with who writes it."""
+        return dict(self.follower.snapshot(), status=status, job_id=job_id, job_log=list(self.job_log))
 
 
 # -- the form's job command ----------------------------------------------------------------------
@@ -320,32 +266,29 @@ class EvalScreen(WorkbenchScreen):
     def _follow(self, run_dir: Path) -> None:
         """Tail the run's results.jsonl; report by messages at most ~4 times a second."""
         worker = get_current_worker()
-        follower = RunFollower(run_dir, self.app.workspace)
+        follower = RunFollower(run_dir)
+        watch = JobWatch(follower, self.app.workspace)
         self.post_message(RunFollowStarted(run_dir))
         last_status_check = 0.0
         status, job_id = "running", None
         first = True
         idle_since = None
         while not worker.is_cancelled:
-            try:
-                follower.manifest = follower.run.manifest
-            except (OSError, ValueError):
-                pass
-            changed = follower.read()
+            changed = bool(follower.poll())
             now = time.monotonic()
             if now - last_status_check > 1.0 or first:
-                status, job_id = follower.job_state()
+                status, job_id = watch.state()
                 last_status_check = now
             if changed or first:
-                self.post_message(RunProgressed(run_dir, follower.state(status, job_id)))
+                self.post_message(RunProgressed(run_dir, watch.snapshot(status, job_id)))
                 first = False
                 idle_since = None
             if status != "running":
                 # One last read after the writer went away, then stop following.
                 idle_since = idle_since or now
                 if now - idle_since > 0.5:
-                    follower.read()
-                    self.post_message(RunFollowEnded(run_dir, follower.state(status, job_id)))
+                    follower.poll()
+                    self.post_message(RunFollowEnded(run_dir, watch.snapshot(status, job_id)))
                     return
             time.sleep(0.25)
 
@@ -363,7 +306,7 @@ class EvalScreen(WorkbenchScreen):
             return
         s = state["summary"]
         status = state["status"]
-        status_style = {"running": "bold yellow", "succeeded": "green", "finished": "green"}.get(status, "magenta")
+        status_style = {"running": "bold yellow", "succeeded": "green", RunStatus.COMPLETE: "green"}.get(status, "magenta")
         title = Text.assemble((state["name"], "bold"), "  ", (str(state["model"] or "?"), "cyan"), " on ",
                               (str(state["benchmark"] or "?"), "cyan"), "  ", (status, status_style))
         if state["job_id"]:

@@ -12,13 +12,14 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from mathbench.core.records import RunStatus
 from mathbench.tui.registry import SCREENS
 from mathbench.tui.widgets.common import WorkbenchScreen, pct
 from mathbench.tui.widgets.item_table import Column, ItemTable
 
 
 def _status_style(value: str) -> str | None:
-    return {"running": "bold yellow", "finished": "green", "partial": "magenta"}.get(value)
+    return {RunStatus.RUNNING: "bold yellow", RunStatus.COMPLETE: "green", RunStatus.INCOMPLETE: "magenta"}.get(value)
 
 
 RUN_COLUMNS = [
@@ -99,32 +100,15 @@ class HomeScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="home", exit_on_error=False)
     def read_workspace(self) -> None:
         """List runs (with their review backlog), datasets, jobs and logs of the workspace."""
-        from mathbench.core.evaluation.report import summarize_records
-        from mathbench.core.evaluation.rundir import find_runs
+        from mathbench.core.evaluation.listing import list_runs
 
         ws = self.app.workspace
-        runs: list[dict] = []
-        for run in find_runs(ws.root):  # sorted newest first below
-            row = {"path": run.path, "name": run.name, "error": None}
-            try:
-                manifest = run.manifest
-                records = run.load_results(strict=False)
-                summary = summarize_records(records, run.load_adjudications(strict=False))
-                running = run.is_running()
-                expected = manifest.get("total")
-                status = "running" if running else (
-                    "partial" if isinstance(expected, int) and len(records) < expected else "finished")
-                row.update(
-                    name=str(manifest.get("name") or run.name),
-                    benchmark=str(manifest.get("benchmark") or "?"),
-                    model=str(manifest.get("model") or "?"),
-                    items=len(records), accuracy=summary["accuracy"], pending=summary["human"]["pending"],
-                    status=status, created=manifest.get("created"),
-                )
-            except (OSError, ValueError) as exc:
-                row.update(name=run.name, error=str(exc))
-            runs.append(row)
-        runs.sort(key=lambda row: row.get("created") or 0, reverse=True)
+        runs = [
+            {"path": info.path, "name": info.name, "error": info.error, "benchmark": info.benchmark or "?",
+             "model": info.model or "?", "items": info.total, "accuracy": info.accuracy, "pending": info.pending,
+             "status": info.status, "created": info.created}
+            for info in list_runs(ws.root)  # newest first
+        ]
         counts = {}
         for label, folder, pattern in (("datasets", ws.datasets_dir, "*.json*"), ("benchmarks", ws.benchmarks_dir, "*.json*"),
                                        ("training runs", ws.train_dir, "*"), ("logs", ws.logs_dir, "*.log")):

@@ -144,7 +144,8 @@ class ReportScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def compute(self, run_path: Path, compare_path: Path | None) -> None:
         """Summarize the run (and compare it) off the event loop."""
-        from mathbench.core.evaluation.report import compare, summarize_records
+        from mathbench.core.evaluation.compare import compare
+        from mathbench.core.evaluation.report import summarize_records
         from mathbench.core.evaluation.rundir import RunDir
 
         try:
@@ -268,7 +269,7 @@ class ReportScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="report-export", exit_on_error=False)
     def export(self, run_path: Path, compare_path: Path | None) -> None:
         """Write report.md and the CSV tables into exports/<run>-<time>/."""
-        from mathbench.core.evaluation.report import to_csv, write_markdown
+        from mathbench.core.evaluation.export import to_csv, write_markdown
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out_dir = self.app.workspace.exports_dir / f"{run_path.name}-report-{stamp}"

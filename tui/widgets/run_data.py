@@ -46,18 +46,9 @@ def level_key(value: Any) -> tuple:
 
 def run_signature(*paths: Path | None) -> tuple:
     """What changes when a run's results or human verdicts change (paths and file sizes and times)."""
-    parts: list = []
-    for path in paths:
-        parts.append(path)
-        if path is None:
-            continue
-        for name in ("results.jsonl", "adjudications.jsonl"):
-            try:
-                stat = (Path(path) / name).stat()
-                parts.append((stat.st_size, stat.st_mtime_ns))
-            except OSError:
-                parts.append(None)
-    return tuple(parts)
+    from mathbench.core.evaluation.rundir import RunDir
+
+    return tuple((path, RunDir(path).signature() if path is not None else None) for path in paths)
 
 
 def load_run(path: Path) -> RunSnapshot:

@@ -47,7 +47,7 @@ class RunPicker(ModalScreen[Path | None]):
 
     @work(thread=True, exclusive=True, group="picker", exit_on_error=False)
     def list_runs(self) -> None:
-        from mathbench.core.evaluation.rundir import list_runs
+        from mathbench.core.evaluation.listing import list_runs
 
         self.post_message(self.RunsListed(list_runs(self.app.workspace.root)))
 
