@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mathbench.core.evaluation.client import handed_key, write_key_file
+from mathbench.core.evaluation.client import handed_key
+from mathbench.core.keyfile import write_key_file
 from mathbench.core.sandbox.pool import SandboxPool
 
 # What hostile model code would run: every process's argv and environment, then every file it can see,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mathbench.core.evaluation.pot import Unanswered
+from mathbench.core.keyfile import API_KEY_FILE_ENV, take_key_file
 from mathbench.core.evaluation.transport import (
     DEFAULT_MAX_REPLY_BYTES,
     ReplyTooLarge,
@@ -30,9 +30,6 @@ from mathbench.core.evaluation.transport import (
 )
 
 API_KEY_ENV_VARS = ("MATHBENCH_API_KEY", "OPENAI_API_KEY")
-# A child process started by mathbench gets its key in a file named here, never in its argv or environment.
-API_KEY_FILE_ENV = "MATHBENCH_API_KEY_FILE"
-KEY_DIR_PREFIX = "mathbench-key-"
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 DOWN_AFTER = 5  # consecutive connection failures on every endpoint that make the client pause
 
@@ -40,47 +37,12 @@ _handed: dict[str, str | None] = {}
 _handed_lock = threading.Lock()
 
 
-def write_key_file(key: str) -> str:
-    """Put *key* in a new 0600 file inside a new 0700 folder (outside any run or job folder); returns its path.
-
-    The child named in $MATHBENCH_API_KEY_FILE reads it once and deletes it (see handed_key).
-    """
-    folder = tempfile.mkdtemp(prefix=KEY_DIR_PREFIX)
-    path = os.path.join(folder, "key")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(key)
-    return path
-
-
-def remove_key_file(path: str | None) -> None:
-    """Delete a key file made by write_key_file, and its folder (quietly: the reader may have done it already).
-
-    A file anywhere else (a user's own $MATHBENCH_API_KEY_FILE) is left alone.
-    """
-    if not path or not os.path.basename(os.path.dirname(path)).startswith(KEY_DIR_PREFIX):
-        return
-    for remove, target in ((os.unlink, path), (os.rmdir, os.path.dirname(path))):
-        try:
-            remove(target)
-        except OSError:
-            pass
-
-
 def handed_key() -> str | None:
     """The key our parent handed over in $MATHBENCH_API_KEY_FILE: read on first use, then the file is deleted."""
     with _handed_lock:
         if "key" not in _handed:
             path = os.environ.pop(API_KEY_FILE_ENV, None)
-            key = None
-            if path:
-                try:
-                    with open(path, encoding="utf-8") as fh:
-                        key = fh.read().strip() or None
-                except OSError:
-                    key = None
-                remove_key_file(path)
-            _handed["key"] = key
+            _handed["key"] = take_key_file(path) if path else None
         return _handed["key"]
 
 
@@ -524,5 +486,4 @@ async def preflight(client: ChatClient) -> dict[str, dict]:
 
 
 __all__ = ["ChatClient", "ChatReply", "ChatError", "EndpointsDown", "ReplyTooLarge", "Sampling", "RetryInfo",
-           "EndpointStats", "preflight", "resolve_api_key", "API_KEY_ENV_VARS", "API_KEY_FILE_ENV", "write_key_file",
-           "remove_key_file", "handed_key"]
+           "EndpointStats", "preflight", "resolve_api_key", "API_KEY_ENV_VARS", "handed_key"]

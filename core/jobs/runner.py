@@ -1,8 +1,7 @@
 """The tiny detached wrapper of a job: starts its command, waits, and records the exit code and end time.
 
 Run as an isolated script (`python -I runner.py JOB_DIR`): the job's environment never gets this project
-on its import path, and the record survives the TUI's death. It imports only the installed foundation
-(and the API-key file helper, to delete a key file the job never read).
+on its import path, and the record survives the TUI's death. It imports only the installed foundation.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from mathbench.core.evaluation.client import API_KEY_FILE_ENV, remove_key_file
+from mathbench.core.keyfile import API_KEY_FILE_ENV, remove_key_file
 from mathbench.core.jobs.procs import proc_start_ticks
 from mathbench.core.records import JobState
 from mathbench.core.storage import atomic_write_json, read_json

@@ -81,34 +81,26 @@ class Block:
         """The process reported its exit code and every writer of its output is gone."""
         return self.rc is not None and not self.open_fds and not self.timed_out
 
-    def feed(self, fd: int) -> None:
-        """Read what is ready on one of the block's output pipes."""
+    def feed(self, fd: int) -> bool:
+        """Read what is ready on one of the block's output pipes; False when nothing was (or will be) there."""
         try:
             chunk = os.read(fd, 1 << 16)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             chunk = b""
-        if chunk:
-            self.caps[fd].feed(chunk)
-        else:
+        if not chunk:
             self.open_fds.discard(fd)
+            return False
+        self.caps[fd].feed(chunk)
+        return True
 
     def drain(self) -> None:
         """After the block's processes are gone: read what is left without waiting."""
         for fd in list(self.open_fds):
             os.set_blocking(fd, False)
-            while fd in self.open_fds:
-                try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    self.open_fds.discard(fd)
-                    break
-                self.caps[fd].feed(chunk)
+            while self.feed(fd):
+                pass
 
     def result(self, wait_status: int, oom_kills: int) -> dict:
         """The JSON answer for the caller, from the block process's wait status."""
