@@ -27,6 +27,7 @@ from .wire import recv_msg, send_msg
 
 # A slot whose process fails to prepare this many times in a row answers its queue with the error.
 MAX_PREP_FAILURES = 3
+PREPARE_S = 60.0  # a block process not isolated by then is killed and replaced
 
 
 def _log(message: str) -> None:
@@ -184,6 +185,19 @@ class Server:
 
     def on_exit(self, runner: Runner, wait_status: int) -> None:
         """A block process ended: answer its caller, clean up, prepare the slot's next process."""
+        slot = runner.slot
+        try:
+            self._settle(runner, wait_status)
+        finally:
+            if self.slot_runner.get(slot) is runner:
+                self.slot_runner[slot] = None
+            if self.failures[slot] >= MAX_PREP_FAILURES:
+                self._fail_queue(runner.error or "its process ended before it was ready")
+                self.retry_at[slot] = time.monotonic() + 1.0
+            elif not self.closing:
+                self._respawn(slot)
+
+    def _settle(self, runner: Runner, wait_status: int) -> None:
         for fd in (runner.ctl.fileno(), runner.out_r, runner.err_r):
             self._unwatch(fd)
         block = runner.block
@@ -197,7 +211,7 @@ class Server:
             if block.abandoned or block.answered:
                 pass
             elif runner.error and block.caps[runner.err_r].total == 0:
-                self._answer(block.conn, failure(f"the block process failed to prepare: {runner.error}"))
+                self._answer(block.conn, failure(f"the block process failed: {runner.error}"))
             else:
                 self._answer(block.conn, block.result(wait_status, oom))
             block.conn.close()
@@ -219,13 +233,6 @@ class Server:
         runner.ctl.close()
         if runner.scratch:
             remove_tree(runner.scratch)
-        if self.slot_runner.get(slot) is runner:
-            self.slot_runner[slot] = None
-        if self.failures[slot] >= MAX_PREP_FAILURES:
-            self._fail_queue(runner.error or "its process ended before it was ready")
-            self.retry_at[slot] = time.monotonic() + 1.0
-        elif not self.closing:
-            self._respawn(slot)
 
     def _finish_early(self, block: Block) -> None:
         """Answer as soon as the block's process reported its exit code and its output is closed, then kill it
@@ -385,7 +392,8 @@ class Server:
         self._watch(self.iso.chan.fileno(), ("zygote", None))
         while True:
             now = time.monotonic()
-            deadlines = [r.block.deadline for r in self.runners.values() if r.block and not r.block.timed_out]
+            deadlines = [r.block.deadline if r.block else r.born + PREPARE_S for r in self.runners.values()
+                         if (r.block and not r.block.timed_out) or (r.steps is None and r.error is None)]
             deadlines += list(self.retry_at.values())
             wait = max(0.0, min(deadlines) - now) if deadlines else None
             try:
@@ -420,6 +428,10 @@ class Server:
             block = runner.block
             if block is not None and not block.timed_out and now >= block.deadline:
                 block.timed_out = True
+                self._kill(runner)
+            elif runner.steps is None and runner.error is None and now >= runner.born + PREPARE_S:
+                runner.error = f"not ready after {PREPARE_S:g} s"
+                _log(f"slot {runner.slot}: block process {runner.error}")
                 self._kill(runner)
         for slot, when in list(self.retry_at.items()):
             if now >= when:

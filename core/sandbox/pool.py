@@ -90,7 +90,11 @@ def _result(obj: dict) -> ExecResult:
 def hidden_paths(extra: Iterable[str] = ()) -> list[str]:
     """Folders no block may see: this project (its source or installed package), home, the current folder, *extra*."""
     project = Path(__file__).resolve().parents[2]
-    paths = {str(project), os.path.expanduser("~"), os.environ.get("HOME", ""), os.getcwd(), *extra}
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the current folder was deleted
+        cwd = ""
+    paths = {str(project), os.path.expanduser("~"), os.environ.get("HOME", ""), cwd, *extra}
     out = set()
     for p in paths:
         if p:
