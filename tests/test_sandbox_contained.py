@@ -261,3 +261,20 @@ def test_kill_minus_one_reaches_nothing_outside_the_block(pool):
     assert (n.status, n.stdout) == ("ok", "neighbour ok\n"), n.stderr
     assert pool.server_pid == server and not gone(server)
     still_works(pool)
+
+
+def test_the_view_shows_the_interpreter_but_covers_the_installed_package_and_skips_the_project(tmp_path):
+    from mathbench.core.sandbox.namespaces import plan_binds
+
+    venv = tmp_path / "proj" / ".venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    (site / "mathbench").mkdir(parents=True)
+    (site / "numpy").mkdir()
+    proj = tmp_path / "proj"
+    home = tmp_path / "home"
+    (home / ".pyenv").mkdir(parents=True)
+    # An editable install may put the project itself on sys.path; a wheel puts the package in site-packages.
+    shown, covers = plan_binds([str(venv), str(home / ".pyenv")], [str(site), str(proj), str(tmp_path)],
+                               [str(proj), str(home), str(site / "mathbench")])
+    assert shown == sorted([str(venv), str(home / ".pyenv")], key=len)
+    assert covers == [str(site / "mathbench")]
