@@ -172,7 +172,8 @@ def test_five_children_of_1_5_gb_share_one_memory_limit(pool):
     if r.stdout:
         assert int(r.stdout.split(":")[1]) <= 1, r.stdout
     else:
-        assert r.status == "killed" and "memory limit" in r.stderr, r.stderr
+        assert r.status == "killed", r.stderr
+    assert "memory limit of the block exceeded" in r.stderr, r.stderr
     still_works(pool)
 
 
@@ -278,3 +279,18 @@ def test_the_view_shows_the_interpreter_but_covers_the_installed_package_and_ski
                                [str(proj), str(home), str(site / "mathbench")])
     assert shown == sorted([str(venv), str(home / ".pyenv")], key=len)
     assert covers == [str(site / "mathbench")]
+
+
+def test_a_block_may_ask_for_a_smaller_memory_limit_for_all_its_processes():
+    with SandboxPool(size=1, preload=()) as p:
+        if "memory" not in p.start().protections["active"]:
+            pytest.skip("no memory cgroup on this machine")
+        # Four processes of 120 MB each: each within its own address-space limit, together over 400 MB.
+        code = ("import os, time\nkids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+                "        block = b'\\x01' * (120 * 2**20)\n        time.sleep(2)\n        os._exit(0)\n"
+                "    kids.append(pid)\n"
+                "print(sum(os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) != 0 for k in kids))\n")
+        assert p.run(code, timeout=30).stdout == "0\n"
+        small = p.run(code, timeout=30, mem_mb=400)
+        assert "memory limit of the block exceeded" in small.stderr, small
+        assert p.run(code, timeout=30).stdout == "0\n"  # the slot's own limit is back

@@ -255,20 +255,25 @@ class SlotGroups:
                 return
             except OSError:
                 pass
+        for pid in self.members(slot):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def members(self, slot: int) -> list[int]:
+        """The pids in the slot's groups."""
+        pids: list[int] = []
         for _, base_fd, _ in self._dirs:
             try:
                 fd = os.open(f"slot{slot}/cgroup.procs", os.O_RDONLY, dir_fd=base_fd)
                 try:
-                    pids = [int(p) for p in os.read(fd, 1 << 20).split()]
+                    pids += [int(p) for p in os.read(fd, 1 << 20).split()]
                 finally:
                     os.close(fd)
             except OSError:
                 continue
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+        return pids
 
     def remove(self) -> None:
         """Close the descriptors and remove the groups (an empty group only: a live process keeps it)."""

@@ -21,7 +21,7 @@ import traceback
 from . import namespaces as ns
 from . import zygote
 from .isolation import MB, PROTECTIONS, Isolation
-from .procs import PR_SET_PDEATHSIG, drain, prctl, remove_entry, remove_tree, wake_pipe
+from .procs import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, children, drain, prctl, remove_entry, remove_tree, wake_pipe
 from .supervisor import Block, Runner, failure
 from .wire import recv_msg, send_msg
 
@@ -44,7 +44,6 @@ class Server:
         self.cfg = cfg
         self.iso = iso
         self.size = iso.size
-        self.groups = iso.groups
         self.spawning: dict[int, str | None] = {}  # slot -> fallback scratch, while the zygote forks
         self.runners: dict[int, Runner] = {}  # pid -> runner
         self.slot_runner: dict[int, Runner | None] = {i: None for i in range(self.size)}
@@ -55,6 +54,11 @@ class Server:
         self.poll = select.poll()
         self.handlers: dict[int, tuple] = {}
         self.closing = False
+
+    @property
+    def groups(self):
+        """The slots' cgroups (made when the isolation is established), or None."""
+        return self.iso.groups
 
     def probe(self) -> None:
         """Prepare slot 0's first process trying every protection; what it achieved is required from then on."""
@@ -450,8 +454,15 @@ class Server:
                 except OSError:
                     pass
             end = time.monotonic() + 3.0
-            # Block processes are the zygote's children: wait until whoever adopts them has reaped them.
-            while time.monotonic() < end and any(os.path.exists(f"/proc/{p}") for p in self.runners):
+            # Block processes are the zygote's children (also one it was still forking): the zygote's death
+            # kills them; wait until they are gone and their groups empty, so that the groups can go too.
+            def remaining() -> bool:
+                # We are their subreaper once the zygote is gone: a process we have not reaped still counts.
+                if children(os.getpid()):
+                    return True
+                return self.groups is not None and any(self.groups.members(i) for i in range(self.size))
+
+            while time.monotonic() < end and remaining():
                 self.reap()
                 time.sleep(0.01)
             for runner in self.runners.values():
@@ -474,6 +485,7 @@ def serve(cfg: dict) -> None:
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != cfg["parent_pid"]:
         sys.exit(1)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)  # block processes whose zygote died come to us, to be reaped
     wanted = set(cfg["protections"] if "protections" in cfg else PROTECTIONS)
     userns = None
     if os.getuid() != 0 and wanted & {"network", "filesystem", "tmp", "pid", "ipc"}:
