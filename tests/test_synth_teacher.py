@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from mathbench.core.evaluation.benchmarks import load_benchmark
-from mathbench.core.demo.server import DemoServer, PotScript, _gold_answer
+from mathbench.core.demo import DemoServer, PotScript
+from mathbench.core.demo.script import _gold_answer
 from mathbench.core.datasets.synth import SynthConfig, parse_generated, run_synth, sidecar_paths
 from tests.support.evalkit import read_jsonl, write_jsonl
 

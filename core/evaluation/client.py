@@ -305,8 +305,8 @@ class ChatClient:
                 ep.in_flight += 1
                 started = time.monotonic()
                 try:
-                    text, finish, usage = await asyncio.wait_for(self._once(ep, messages, use_stream, seed),
-                                                                 self.timeout)
+                    async with asyncio.timeout(self.timeout):  # one deadline for the whole reply
+                        text, finish, usage = await self._once(ep, messages, use_stream, seed)
                 except Exception as exc:  # noqa: BLE001 - classified below
                     failure = self._classify(exc)
                     ep.failures += 1

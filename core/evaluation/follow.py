@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from mathbench.core.evaluation.layout import RunError
+from mathbench.core.evaluation.listing import run_status
 from mathbench.core.evaluation.report import LiveSummary
 from mathbench.core.evaluation.rundir import RunDir, as_run
+from mathbench.core.records import RunStatus
 
 RECENT_ITEMS = 14
 RECENT_ERRORS = 6
@@ -83,6 +85,15 @@ class RunFollower:
 
     def summary(self) -> dict:
         return self.live.summary()
+
+    def status(self, *, running: bool) -> RunStatus:
+        """Where the followed run stands, by the same rule as the run list (errors left: incomplete)."""
+        total = self.manifest.get("total")
+        samples = self.manifest.get("samples") if isinstance(self.manifest.get("samples"), int) else 1
+        summary = self.live.summary()
+        return run_status(running=running, recorded=self.manifest.get("status"),
+                          planned=total * samples if isinstance(total, int) else None, done=len(self.live),
+                          errors=summary["errors"])
 
     def snapshot(self) -> dict[str, Any]:
         """An immutable picture of the run: names, counts, summary, rates, ETA and the latest items."""

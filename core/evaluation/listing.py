@@ -30,6 +30,7 @@ class RunInfo:
     status: str | None = None  # a RunStatus: running | incomplete | complete
     errors: int = 0  # items whose latest record is an error (not graded)
     pending: int = 0  # uncertain items no human has settled yet
+    samples: int = 1  # samples drawn per problem (total counts samples)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -108,14 +109,15 @@ def run_info(run: RunDir | Path | str) -> RunInfo:
     running = run.is_running()
     total = summary.get("total", 0)
     errors = summary.get("errors", 0)
-    status = run_status(running=running, recorded=manifest.get("status"), planned=planned,
-                        done=summary.get("problems_done", total), errors=errors)
+    samples = manifest.get("samples") if isinstance(manifest.get("samples"), int) else 1
+    status = run_status(running=running, recorded=manifest.get("status"),
+                        planned=planned * samples if planned is not None else None, done=total, errors=errors)
     return RunInfo(
         path=run.path, name=manifest.get("name") or run.name, benchmark=_manifest_benchmark(manifest),
         model=str(model) if model is not None else None, created=manifest_created(manifest, run.manifest_path),
         total=total, correct=summary.get("correct", 0), accuracy=summary.get("accuracy"),
         running=running, error=err, planned=planned, status=status.value, errors=errors,
-        pending=(summary.get("human") or {}).get("pending", 0),
+        pending=(summary.get("human") or {}).get("pending", 0), samples=samples,
     )
 
 

@@ -81,7 +81,7 @@ def _load_problems(config: EvalConfig) -> tuple[list[Problem], str | None]:
         resolved = resolve_spec(str(config.benchmark), config.workspace)
         problems = load_benchmark(config.benchmark, limit=config.limit, levels=config.levels,
                                   subjects=config.subjects, shuffle_seed=config.shuffle_seed,
-                                  workspace=config.workspace)
+                                  workspace=config.workspace, fields=config.fields)
     except (ValueError, OSError) as exc:
         raise EvalError(str(exc)) from None
     return problems, str(resolved)
@@ -120,8 +120,7 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
     A resume re-runs what has no record and what ended in an error. When every endpoint stays down
     longer than config.down_wait, the run stops as incomplete (what was in flight is not recorded).
     """
-    from mathbench.core.grading.extraction import extract_gold
-    from mathbench.core.grading.grader import grade
+    from mathbench.core.grading import extract_gold, grade
 
     emit = on_event or (lambda event: None)
     if config.samples < 1:
@@ -214,8 +213,8 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
             g = None
             if trace.error is None:
                 try:
-                    g = await asyncio.to_thread(grade, problem.gold, trace.final_text,
-                                                timeout=config.grade_timeout)
+                    g = await asyncio.to_thread(grade, problem.gold, trace.final_text, timeout=config.grade_timeout,
+                                                choices=problem.choices, question=problem.question)
                 except Exception as exc:  # noqa: BLE001 - a grader failure is recorded, not fatal
                     trace.error = f"grading failed: {type(exc).__name__}: {exc}"
             record = make_record(problem, trace, g, gold_answer, sample)

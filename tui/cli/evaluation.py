@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", default=None, help="MATH levels to keep, e.g. 1,2,3")
     p.add_argument("--subjects", default=None, help="MATH subjects to keep, comma-separated, e.g. Algebra,Geometry")
     p.add_argument("--shuffle-seed", type=int, default=None, help="shuffle the problems with this seed first")
+    p.add_argument("--fields", default=None, metavar="NAME=KEY,...",
+                   help="the benchmark file's own keys, e.g. question=Problem,answer=correct,choices=options "
+                        "(names: question, answer, choices, id, level, subject); rows with choices are graded "
+                        "as choice items with a gold letter")
     p.add_argument("--run-dir", default=None,
                    help="run directory (default <workspace>/runs/<benchmark>-<model>-<time>); resumed if it exists")
     p.add_argument("--api-key", default=None,
@@ -135,6 +139,13 @@ def build_config(args: argparse.Namespace):
         cfg.levels = [lv for lv in (parse_level(v) for v in _csv(args.levels) or []) if lv is not None]
     if args.subjects:
         cfg.subjects = _csv(args.subjects)
+    if getattr(args, "fields", None):
+        from mathbench.core.evaluation.benchmarks import parse_fields
+
+        try:
+            cfg.fields = parse_fields(args.fields)
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
     cfg.stream = bool(args.stream or cfg.stream)
     cfg.retry_errors = args.retry_errors
     cfg.api_key = args.api_key
@@ -168,13 +179,13 @@ def _fmt_secs(seconds: float | None) -> str:
 def _clock(t: float) -> str:
     import time
 
-    return time.strftime("%H:%M", time.localtime(t))
+    return time.strftime("%H:%M:%S", time.localtime(t))
 
 
 def progress_line(p) -> str:
     """Accuracy over graded items with its 95% interval, errors apart, throughput and ETA for one Progress."""
     acc = "acc   --  " if p.accuracy is None else (
-        f"acc {p.accuracy:6.1%} [{p.ci_low:.1%}–{p.ci_high:.1%}] of {p.graded}")
+        f"acc {p.accuracy:6.1%} [{100 * p.ci_low:.1f}–{p.ci_high:.1%}]")
     if p.down_since is not None:
         return f"{acc}  endpoint down since {_clock(p.down_since)}, retrying"
     rate = f"{p.rate:.1f}/s" if p.rate else "--/s"
@@ -188,8 +199,8 @@ def _outage_line(event) -> str | None:
     from mathbench.core.evaluation.progress import EndpointsCameBack, EndpointsWentDown
 
     if isinstance(event, EndpointsWentDown):
-        return (f"endpoint down since {_clock(event.since)}, retrying "
-                f"(the run stops as incomplete at {_clock(event.gives_up_at)} if none answers)")
+        return (f"endpoint down since {_clock(event.since)}, retrying; "
+                f"the run stops as incomplete at {_clock(event.gives_up_at)} if none answers")
     if isinstance(event, EndpointsCameBack):
         return f"endpoint back after {_fmt_secs(event.down_for)}; going on"
     return None
@@ -202,7 +213,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import sys
 
     from mathbench.core.evaluation.layout import RunLocked
-    from mathbench.core.evaluation.progress import ItemFailed, ItemFinished, RunFinished, RunStarted
+    from mathbench.core.evaluation.progress import EndpointsWentDown, ItemFailed, ItemFinished, RunFinished, RunStarted
     from mathbench.core.evaluation.runconfig import EvalError
     from mathbench.core.evaluation.runner import run_eval
 
@@ -250,6 +261,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 task_box.append(progress_cm.add_task("eval", total=event.total, completed=event.already_done,
                                                      stats=progress_line(event.progress)))
             elif isinstance(event, ItemFinished | ItemFailed) and task_box:
+                state["progress"] = event.progress
                 progress_cm.update(task_box[0], completed=event.progress.done, stats=progress_line(event.progress))
                 if isinstance(event, ItemFailed) and state["shown_errors"] < 5:
                     state["shown_errors"] += 1
@@ -258,6 +270,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 state["summary"] = event.summary
             elif (line := _outage_line(event)) is not None:
                 console.print(f"[yellow]{line}[/]")
+                if task_box:
+                    shown = f"[yellow]{line.split(';')[0]}[/]" if isinstance(event, EndpointsWentDown) else \
+                        progress_line(state["progress"]) if state.get("progress") else ""
+                    progress_cm.update(task_box[0], stats=shown)
 
     async def main() -> None:
         await run_eval(cfg, on_event)

@@ -111,10 +111,10 @@ def _table(title: str):
     return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
 
 
-def _bucket_table(title: str, buckets: dict, label: str):
-    table = _table(title)
-    table.add_column(label, no_wrap=True, overflow="ellipsis", max_width=24)
-    for col in ("graded", "correct", "wrong", "unsure", "acc", "95% CI", "share", "errors"):
+def _bucket_table(title: str, buckets: dict, label: str, width: int = 120):
+    table = _table(f"{title}  [dim](n graded; err: errored, not counted)[/]")
+    table.add_column(label, no_wrap=True, overflow="ellipsis", max_width=max(8, min(24, width - 66)))
+    for col in ("n", "correct", "wrong", "unsure", "acc", "95% CI", "share", "err"):
         table.add_column(col, justify="right", no_wrap=True)
     for key, b in buckets.items():
         table.add_row(str(key), str(b["graded"]), str(b["correct"]), str(b["wrong"]), str(b["uncertain"]),
@@ -154,9 +154,9 @@ def _print_report(summary: dict, comparison: dict | None, n_flips: int) -> None:
         console.print(table)
         console.print(f"[dim]mean agreement between a problem's samples {_pct(summary['agreement']['mean'])}[/]")
     if summary["by_level"]:
-        console.print(_bucket_table("By level", summary["by_level"], "level"))
+        console.print(_bucket_table("By level", summary["by_level"], "level", console.width))
     if summary["by_subject"]:
-        console.print(_bucket_table("By subject", summary["by_subject"], "subject"))
+        console.print(_bucket_table("By subject", summary["by_subject"], "subject", console.width))
     if comparison is None:
         return
     from mathbench.core.evaluation.export import left_out_text
@@ -227,19 +227,23 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
+    console = Console()
     table = _table(f"Runs in {root}")
     longest = max(len(i.name) for i in infos)
     table.add_column("name", no_wrap=True, overflow="ellipsis", min_width=min(longest, 24))
+    named = max(8, min(20, (console.width - 66 - min(longest, 24)) // 2))
     for col in ("benchmark", "model", "created", "items", "acc", "state"):
         table.add_column(col, justify="right" if col in ("items", "acc") else "left", no_wrap=True,
-                         overflow="ellipsis", max_width=20 if col in ("benchmark", "model") else None)
+                         overflow="ellipsis", max_width=named if col in ("benchmark", "model") else None,
+                         min_width={"state": 10, "items": 5, "acc": 6}.get(col))
     for i in infos:
         created = time.strftime("%m-%d %H:%M", time.localtime(i.created)) if i.created else ""
-        items = f"{i.total}/{i.planned}" if i.planned and i.planned != i.total else str(i.total)
+        planned = i.planned * i.samples if i.planned else None
+        items = f"{i.total}/{planned}" if planned and planned != i.total else str(i.total)
         state = "unreadable" if i.error else (i.status or "")
         bench = Path(i.benchmark).name if i.benchmark and "/" in i.benchmark else (i.benchmark or "?")
         table.add_row(i.name, bench, i.model or "?", created, items, _pct(i.accuracy), state)
-    Console().print(table)
+    console.print(table)
     for i in infos:
         if i.error:
             print(f"warning: {i.error}", file=sys.stderr)

@@ -121,7 +121,7 @@ class JobWatch:
 
                 self.job_log = [line for line in tail_log(job, 4) if line.strip()]
             return job.state, job.id
-        return str(RunStatus.parse(self.follower.manifest.get("status")) or RunStatus.COMPLETE), None
+        return self.follower.status(running=False).value, None
 
     def snapshot(self, status: str, job_id: str | None) -> dict[str, Any]:
         """The follower's picture of the run with who writes it."""

@@ -29,7 +29,7 @@ RUN_COLUMNS = [
     Column("items", 6, "right"),
     Column("acc", 6, "right"),
     Column("uncertain", 9, "right", hide_below=90),
-    Column("status", 9, style=_status_style),
+    Column("status", 10, style=_status_style),
     Column("when"),
 ]
 
