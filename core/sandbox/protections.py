@@ -85,8 +85,10 @@ except OSError:
     out["network"] = True
 out["network"] = out["network"] and ns("net") != CALLER["net"]
 out["filesystem"] = not os.path.exists(PROJECT) and not os.path.exists(MARKER_DIR)
+probe = f"/tmp/mathbench-verify-{os.getpid()}-{os.urandom(4).hex()}"
 try:
-    open("/tmp/mathbench-verify", "w").close()
+    open(probe, "w").close()
+    os.unlink(probe)
     out["tmp"] = not os.path.exists(MARKER) and ns("mnt") != CALLER["mnt"]
 except OSError:
     out["tmp"] = False
