@@ -37,6 +37,7 @@ from mathbench.core.evaluation.runconfig import (
 )
 from mathbench.core.evaluation.rundir import RunDir
 from mathbench.core.records import ResultRecord, RunManifest, RunStatus, result_key
+from mathbench.core.sandbox.protections import sandbox_protections_async
 
 
 def make_record(problem: Problem, trace: PotTrace, grade: Any, gold_answer: str | None,
@@ -138,6 +139,7 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
         old = RunManifest.from_json(old_manifest)
         manifest.created, manifest.sessions, manifest.name = old.created, old.sessions, old.name
     run_code = config.run_code or _default_run_code()
+    manifest.sandbox = await sandbox_protections_async(config.run_code)
     sampled = config.samples > 1
     units = [(p, s if sampled else None) for p in problems for s in range(config.samples)]
 

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from mathbench.core.evaluation.client import API_KEY_ENV_VARS
+from mathbench.core.keyfile import API_KEY_FILE_ENV, remove_key_file, write_key_file
 from mathbench.core.jobs.logtail import IncrementalReader, complete_prefix, tail_file
 from mathbench.core.jobs.procs import ProcError, group_alive, pid_alive, signal_by_name
 from mathbench.core.jobs.tree import cgroup_pids, remove_cgroup
@@ -33,6 +35,8 @@ LOG_FILE = "output.log"
 STOP_FILE = "stop.json"
 RUNNER = Path(__file__).with_name("runner.py")
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+# Jobs running mathbench's own commands, which take their API key from a file (see start_job).
+KEY_FILE_KINDS = ("eval", "synth")
 
 class JobError(Exception):
     """A job could not be found, started or read."""
@@ -197,11 +201,13 @@ def start_job(
     url: str | None = None,
     job_id: str | None = None,
     wait_started: float = 10.0,
+    api_key: str | None = None,
 ) -> Job:
     """Start *argv* detached (own session, stdin closed, output to the job's log) and record it.
 
     *env* is added to this process's environment (secret-looking values are not written to job.json);
-    the job's process also gets MATHBENCH_JOB_DIR, where it may write progress.json.
+    the job's process also gets MATHBENCH_JOB_DIR, where it may write progress.json. An eval or synth job
+    gets its API key (*api_key*, else one in *env* or ours) only through a 0600 file it reads and deletes.
     """
     if kind not in KINDS:
         raise JobError(f"unknown job kind {kind!r} (one of {', '.join(KINDS)})")
@@ -215,6 +221,11 @@ def start_job(
         if (jdir / JOB_FILE).exists():
             raise JobError(f"job {job_id} already exists")
     extra_env = {str(k): str(v) for k, v in (env or {}).items()}
+    key_file = None
+    if kind in KEY_FILE_KINDS:
+        api_key, extra_env = _take_api_key(api_key, extra_env)
+    elif api_key:
+        raise JobError(f"an API key is handed only to {' and '.join(KEY_FILE_KINDS)} jobs")
     job = Job(
         id=job_id, kind=kind, command=[str(a) for a in argv], dir=jdir, state=JobState.STARTING,
         start=time.time(), output_dir=str(output_dir) if output_dir else None, url=url,
@@ -228,12 +239,21 @@ def start_job(
     child_env["MATHBENCH_JOB_DIR"] = str(jdir)
     child_env["MATHBENCH_JOB_ID"] = job_id
     child_env.setdefault("PYTHONUNBUFFERED", "1")
-    with open(jdir / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", str(RUNNER), str(jdir)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
-            cwd=job.cwd, start_new_session=True, close_fds=True,
-        )
+    if kind in KEY_FILE_KINDS:
+        for name in (*API_KEY_ENV_VARS, API_KEY_FILE_ENV):
+            child_env.pop(name, None)
+        if api_key:
+            key_file = child_env[API_KEY_FILE_ENV] = write_key_file(api_key)
+    try:
+        with open(jdir / LOG_FILE, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(RUNNER), str(jdir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
+                cwd=job.cwd, start_new_session=True, close_fds=True,
+            )
+    except BaseException:
+        remove_key_file(key_file)
+        raise
     # Reap the wrapper if it ends while we live; once we are gone, init adopts it.
     threading.Thread(target=proc.wait, name=f"reap-{job_id}", daemon=True).start()
 
@@ -246,6 +266,13 @@ def start_job(
             break
         time.sleep(0.01)
     return get_job(workspace, job_id)
+
+
+def _take_api_key(api_key: str | None, extra_env: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The key an eval/synth job is to get (given, else in *extra_env*, else ours) and *extra_env* without it."""
+    for name in API_KEY_ENV_VARS:
+        api_key = api_key or extra_env.get(name) or os.environ.get(name) or None
+    return api_key, {k: v for k, v in extra_env.items() if k not in (*API_KEY_ENV_VARS, API_KEY_FILE_ENV)}
 
 
 def _save(job: Job) -> None:

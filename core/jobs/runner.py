@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+from mathbench.core.keyfile import API_KEY_FILE_ENV, remove_key_file
 from mathbench.core.jobs.procs import proc_start_ticks
 from mathbench.core.jobs.tree import join_cgroup, make_cgroup, remove_cgroup
 from mathbench.core.records import JobState
@@ -108,6 +109,7 @@ def main(argv: list[str]) -> int:
     _save(spec, job_path)
 
     rc = child.wait()
+    remove_key_file(os.environ.get(API_KEY_FILE_ENV))  # gone once the job ends, even if it never read it
     # Leftover descendants (now ours as subreaper) still hold GPUs or write files: wait them out.
     while True:
         try:

@@ -155,6 +155,18 @@ def build_config(args: argparse.Namespace):
     return cfg
 
 
+def sandbox_notes(report: dict, api_key_on_argv: str | None) -> list[str]:
+    """What the eval says about its sandbox at start: the protections line, and a warning where model code
+    could read this process's command line (and so a key given with --api-key)."""
+    from mathbench.core.sandbox.protections import protections_line
+
+    notes = [protections_line(report)]
+    if api_key_on_argv and "pid" not in (report.get("active") or ()):
+        notes.append("--api-key is on this process's command line, which model code can list here "
+                     "(no PID namespace): give the key in $MATHBENCH_API_KEY instead")
+    return notes
+
+
 def _fmt_secs(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
@@ -214,6 +226,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     state: dict = {"summary": None, "shown_errors": 0}
     if args.json:
         def on_event(event) -> None:
+            if isinstance(event, RunStarted) and not event.manifest.get("sandbox", {}).get("complete", True):
+                for note in sandbox_notes(event.manifest["sandbox"], args.api_key):
+                    print(f"mathbench eval: {note}", file=sys.stderr)
             if isinstance(event, RunFinished):
                 state["summary"] = event.summary
             elif (line := _outage_line(event)) is not None:
@@ -239,6 +254,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     f"{event.total} problems"
                 console.print(f"{verb} [cyan]{event.run_dir}[/]: {what}, "
                               f"{event.already_done} already graded, {event.pending} to go")
+                sandbox = event.manifest.get("sandbox") or {}
+                for note in sandbox_notes(sandbox, args.api_key):
+                    console.print(note, style=None if sandbox.get("complete") else "yellow", markup=False,
+                                  highlight=False)
                 task_box.append(progress_cm.add_task("eval", total=event.total, completed=event.already_done,
                                                      stats=progress_line(event.progress)))
             elif isinstance(event, ItemFinished | ItemFailed) and task_box:

@@ -298,12 +298,9 @@ class SynthScreen(WorkbenchScreen):
             topics=values.get("topics", "").split(","), limit=values.get("limit"), count=values.get("count"),
             concurrency=values.get("concurrency"), dedupe_against=values.get("dedupe_against") or None,
         )
-        env: dict[str, str] = {}
-        key = workspace_api_key(self.workspace, create=False)
-        if key:
-            env["MATHBENCH_API_KEY"] = key
+        key = workspace_api_key(self.workspace, create=False)  # handed over in a 0600 file, never in env/argv
         try:
-            job = start_job(self.workspace, "synth", argv, env=env, cwd=root,
+            job = start_job(self.workspace, "synth", argv, api_key=key, cwd=root,
                             meta={"out": str(out), "title": f"synth {values['model']} → {out.name}"})
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.post_message(SynthStartFailed(str(exc)))
