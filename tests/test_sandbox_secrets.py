@@ -102,7 +102,7 @@ def test_a_handed_key_file_is_read_once_and_deleted(monkeypatch):
 
 def test_a_real_eval_job_with_a_key_leaves_it_nowhere(workspace, monkeypatch):
     from mathbench.core.evaluation.rundir import RunDir
-    from mathbench.core.jobs.registry import JobError, start_job, wait_job
+    from mathbench.core.jobs import JobError, start_job, wait_job
     from mathbench.core.workspace import open_workspace
     from tests.support.evalkit import gsm8k, server_for
 

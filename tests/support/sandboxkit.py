@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import threading
 
 from mathbench.core.sandbox.pool import SandboxPool
@@ -18,14 +19,19 @@ def gone(pid: int) -> bool:
         return True
 
 
-def leftovers(pool: SandboxPool) -> list[int]:
-    """Live processes below the block processes: the server's child is the zygote, its children the block
-    processes (each the first process of its block); an idle block process has none."""
-    out = []
-    for zygote in children(pool.server_pid):
-        for runner in children(zygote):
-            out += [p for p in descendants(runner) if not gone(p)]
-    return out
+def leftovers(pool: SandboxPool, settle: float = 5.0) -> list[int]:
+    """Live processes below the block processes after the teardown has had *settle* seconds: the server's
+    child is the zygote, its children the block processes (each the first process of its block); an idle
+    block process has none. The server answers before the kernel has finished killing a block's namespace."""
+    deadline = time.monotonic() + settle
+    while True:
+        out = []
+        for zygote in children(pool.server_pid):
+            for runner in children(zygote):
+                out += [p for p in descendants(runner) if not gone(p)]
+        if not out or time.monotonic() > deadline:
+            return out
+        time.sleep(0.05)
 
 
 def still_works(pool: SandboxPool) -> None:
