@@ -50,9 +50,9 @@ def test_vllm_engine_died_then_exit_0(shared_data):
     assert s["root_cause"] == "RuntimeError: Unsupported CPU attention configuration: head_dim=16 isa=2 kv_cache_idx=0"
 
 
-def test_vllm_stopped_by_a_group_sigint_logs_engine_death(shared_data):
+def test_vllm_engine_death_during_its_own_shutdown_is_not_an_engine_death(shared_data):
     log = _log(shared_data / "real_stack" / "vllm" / "stopped_by_group_sigint.log")
-    assert log.engine_dead and log.error_count == 8 and log.shutdown
+    assert log.shutdown and not log.engine_dead and log.error_count == 0 and log.shutdown_errors == 8
 
 
 def test_vllm_cuda_build_on_a_cpu(shared_data):

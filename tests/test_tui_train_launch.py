@@ -10,10 +10,17 @@ from tests.support.tui_more_text import poll_until_done, shown_text
 from mathbench.tui.app import MathbenchApp
 
 
-async def _until(pilot, predicate, poll, timeout: float = 60.0):
+async def _until(pilot, predicate, poll, timeout: float = 120.0):
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline, "timed out"
+        if time.monotonic() > deadline:
+            screen = pilot.app.screen
+            job = jobs.get_job(screen.workspace, screen.job_id) if getattr(screen, "job_id", None) else None
+            tail = "\n".join(jobs.tail_log(job, 30)) if job else ""
+            v = getattr(screen, "view", None)
+            seen = {k: getattr(v, k, None) for k in ("health", "models", "probe_error", "job_state", "shutdown")}
+            raise AssertionError(f"timed out; the screen shows {seen}\n"
+                                 f"job={job and job.state} exit={job and job.exit_code}\n{tail}")
         await poll_until_done(poll)
         await pilot.pause(0.1)
 

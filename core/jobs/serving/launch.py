@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -38,8 +39,22 @@ def workspace_api_key(workspace: Workspace, *, create: bool = True) -> str | Non
             return key
     if not create:
         return None
+    # Two threads (the form's preview and the launch) may both find no key: the first link wins
+    # and the other reads the winner's, so a server and its probes always share one key.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{new_secret(6)}.tmp")
     key = "mb-" + new_secret(24)
-    atomic_write_text(path, key + "\n", mode=0o600)
+    atomic_write_text(tmp, key + "\n", mode=0o600)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        existing = path.read_text(encoding="utf-8").strip()
+        if existing:
+            key = existing
+        else:
+            os.replace(tmp, path)  # an empty key file is no key
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

@@ -135,6 +135,9 @@ class ServerLog:
     errors: list[str] = field(default_factory=list)  # the last 50 error lines
     error_count: int = 0
     engine_dead: bool = False
+    # Errors once the API server's shutdown began: vLLM's abort-mode teardown races its own output
+    # handler and may log EngineDeadError even on a clean stop, so these are counted apart.
+    shutdown_errors: int = 0
     root_cause: str | None = None  # the first exception message an error record names
     pids: dict = field(default_factory=dict)  # process tag -> pid, e.g. {"APIServer": 19489}
     lines: int = 0
@@ -169,6 +172,10 @@ class ServerLog:
             if not m or (name in ("ready", "version", "shutdown") and name in self.milestones):
                 continue
             self.milestones[name] = _milestone_value(name, m)
+        if self.shutdown:
+            if parts.is_error or (parts.level is None and ENGINE_DEAD_RE.search(parts.msg)):
+                self.shutdown_errors += 1
+            return
         if ENGINE_DEAD_RE.search(parts.msg) and (parts.is_error or parts.level is None):
             self.engine_dead = True
         if parts.is_error:
@@ -205,6 +212,7 @@ class ServerLog:
             "engine_dead": self.engine_dead,
             "root_cause": self.root_cause,
             "errors": self.error_count,
+            "shutdown_errors": self.shutdown_errors,
         }
 
 
