@@ -78,7 +78,7 @@ def main() -> int:
             ("plain json.loads per line (baseline)", base),
             ("RunDir.load_results", best(run.load_results, args.repeat)),
             ("report.summarize", best(lambda: report.summarize(run), args.repeat)),
-            ("ResultsTail.read_new (whole file)", best(tail_all, args.repeat)),
+            ("RunDir.tail().read_new (whole file)", best(tail_all, args.repeat)),
         ]
         print(f"{args.items} records, {size / 1e6:.1f} MB")
         for name, t in rows:

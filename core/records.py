@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -53,11 +53,39 @@ ACTIVE_JOB_STATES: tuple[str, ...] = (JobState.STARTING.value, JobState.RUNNING.
 FINAL_JOB_STATES: tuple[str, ...] = (JobState.SUCCEEDED.value, JobState.FAILED.value, JobState.STOPPED.value)
 
 
-def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    names = {f.name for f in fields(cls) if f.name != "extra"}
-    known = {k: v for k, v in data.items() if k in names}
-    extra = {k: v for k, v in data.items() if k not in names}
-    return known, extra
+_SHAPES: dict[type, tuple[frozenset[str], dict[str, Any], dict[str, Any]]] = {}
+
+
+def _from_json(cls: type, data: dict[str, Any]) -> Any:
+    """An instance of dataclass *cls* from JSON: known keys become fields, the rest go to ``extra``.
+
+    Fills the instance's __dict__ directly: records are read by the thousand, and the generated __init__
+    with keyword arguments costs about as much as parsing their JSON did.
+    """
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        fs = [f for f in fields(cls) if f.name != "extra"]
+        shape = _SHAPES[cls] = (frozenset(f.name for f in fs),
+                                {f.name: f.default for f in fs if f.default is not MISSING},
+                                {f.name: f.default_factory for f in fs if f.default_factory is not MISSING})
+    names, defaults, factories = shape
+    obj = object.__new__(cls)
+    values = obj.__dict__
+    values.update(defaults)
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in names:
+            values[key] = value
+        else:
+            extra[key] = value
+    for key, factory in factories.items():
+        if key not in values:
+            values[key] = factory()
+    missing = names.difference(values)
+    if missing:
+        raise TypeError(f"{cls.__name__} needs {', '.join(sorted(missing))}")
+    values["extra"] = extra
+    return obj
 
 
 @dataclass
@@ -98,8 +126,7 @@ class ResultRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ResultRecord:
-        known, extra = _split(cls, data)
-        return cls(**known, extra=extra)
+        return _from_json(cls, data)
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
@@ -164,8 +191,7 @@ class RunManifest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunManifest:
-        known, extra = _split(cls, data)
-        return cls(**known, extra=extra)
+        return _from_json(cls, data)
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}

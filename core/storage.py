@@ -182,10 +182,10 @@ class ParsedLines:
 def parse_jsonl(path: Path | str, data: bytes, *, start_line: int = 1, strict: bool = True,
                 problems: list[str] | None = None, final: bool = True,
                 check: Callable[[Any, Path, int], Any] | None = None,
-                error: type[JsonlError] = JsonlError) -> ParsedLines:
+                error: type[JsonlError] = JsonlError, loads: Callable[[str], Any] = json.loads) -> ParsedLines:
     """Parse JSONL bytes; a last segment without a newline is torn unless it is a whole record.
 
-    *check(record, path, line)* may raise JsonlError to reject a record. With *strict* a bad line
+    *check(record, path, line)* may raise JsonlError to reject a record; *loads* parses one line. With *strict* a bad line
     raises (as *error*); otherwise it is skipped and described in *problems*. With *final* False (tailing a
     growing file) an unterminated last segment is left for later.
     """
@@ -197,7 +197,6 @@ def parse_jsonl(path: Path | str, data: bytes, *, start_line: int = 1, strict: b
     out.end_offset = len(body)
     lines = body.decode("utf-8", errors="surrogateescape").split("\n")
     lines.pop()  # the empty string after the final newline
-    loads = json.loads
     append = out.records.append
     lineno = start_line - 1
     for lineno, raw in enumerate(lines, start_line):
@@ -227,7 +226,7 @@ def parse_jsonl(path: Path | str, data: bytes, *, start_line: int = 1, strict: b
         rec = None
         if stripped:
             try:
-                rec = json.loads(stripped)
+                rec = loads(stripped.decode("utf-8", errors="surrogateescape"))
                 if check is not None:
                     check(rec, path, tail_line)
             except ValueError:  # JsonlError is a ValueError too

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -219,3 +221,95 @@ def test_editor_mistake_is_reported_and_nothing_changes(tmp_path):
     assert ds.items == ITEMS and not ds.can_undo
     out = edit_item_in_editor(ds, 1, editor=f"{sys.executable} -c pass")
     assert out.error is None and not out.changed and not ds.can_undo
+
+
+def test_saving_through_a_symlink_writes_the_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    real = _write(tmp_path / "real" / "d.json", json.dumps(ITEMS))
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    ds = Dataset.load(link)
+    ds.set_turn(1, 1, content="through the link")
+    ds.save()
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert json.loads(real.read_text(encoding="utf-8"))[1]["conversations"][1]["value"] == "through the link"
+    ds.set_turn(1, 1, content="and again")
+    ds.save()  # the file it wrote is the file it knows: no false "changed on disk"
+    assert json.loads(link.read_text(encoding="utf-8"))[1]["conversations"][1]["value"] == "and again"
+
+
+def test_an_outside_change_is_found_by_content_not_size_and_mtime(tmp_path):
+    f = _write(tmp_path / "d.json", json.dumps(ITEMS, ensure_ascii=False))
+    st = f.stat()
+    ds = Dataset.load(f)
+    # Another program swaps two characters: same size, and it puts the old mtime back.
+    text = f.read_text(encoding="utf-8")
+    f.write_text(text.replace("Q2", "Q9"), encoding="utf-8")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (f.stat().st_size, f.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    ds.set_turn(0, 0, content="mine")
+    with pytest.raises(DatasetError, match="changed on disk"):
+        ds.save()
+    assert "Q9" in f.read_text(encoding="utf-8")
+    # A touch that changes nothing is not a change.
+    g = _write(tmp_path / "g.json", json.dumps(ITEMS, ensure_ascii=False))
+    other = Dataset.load(g)
+    os.utime(g, ns=(1, 1))
+    other.set_turn(0, 0, content="mine")
+    other.save()
+    assert json.loads(g.read_text(encoding="utf-8"))[0]["conversations"][0]["value"] == "mine"
+
+
+@pytest.mark.parametrize("name, dump", [
+    ("d.json", lambda items: json.dumps(items, ensure_ascii=False, indent=2) + "\n"),
+    ("d.jsonl", lambda items: "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items)),
+])
+def test_a_bom_and_crlf_line_ends_survive_a_round_trip_and_an_edit(tmp_path, name, dump):
+    f = tmp_path / name
+    f.write_bytes(b"\xef\xbb\xbf" + dump(ITEMS).replace("\n", "\r\n").encode("utf-8"))
+    raw = f.read_bytes()
+    ds = Dataset.load(f)
+    assert len(ds) == 2 and ds.turns(0)[0].content == "题目：1+1=?" and ds.lines[1] > 1
+    ds.save()
+    assert f.read_bytes() == raw
+    ds.set_turn(1, 1, content="line one\nline two")
+    ds.save()
+    edited = json.loads(json.dumps(ITEMS))
+    edited[1]["conversations"][1]["value"] = "line one\nline two"
+    assert f.read_bytes() == b"\xef\xbb\xbf" + dump(edited).replace("\n", "\r\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("text, line, col", [
+    ('[\n  {"conversations": [\n    {"from": "human", "value": "q", "from": "gpt"}\n  ]}\n]', 3, 37),
+    ('[{"id": 1, "conversations": []}, {"id": 2, "conversations": [], "id": 3}]', 1, 65),
+    ('{"conversations": []}\n{"conversations": [], "conversations": []}\n', 2, 23),
+])
+def test_a_duplicate_key_is_an_error_with_its_line_and_column(tmp_path, text, line, col):
+    f = _write(tmp_path / ("d.jsonl" if text.startswith("{") else "d.json"), text)
+    with pytest.raises(DatasetError) as ei:
+        Dataset.load(f)
+    assert (ei.value.line, ei.value.col) == (line, col)
+    assert "duplicate key" in str(ei.value) and str(ei.value).startswith(f"{f}:{line}:{col}: ")
+
+
+def test_rejected_editor_text_goes_to_a_new_private_file_never_through_a_planted_link(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    planted = Path(tempfile.gettempdir()) / "mathbench-item-1-rejected.txt"
+    if planted.is_symlink() or planted.exists():
+        planted.unlink()
+    planted.symlink_to(victim)
+    try:
+        ds = Dataset.from_items(json.loads(json.dumps(ITEMS)))
+        editor = _fake_editor(tmp_path, """
+            import sys
+            open(sys.argv[1], "a", encoding="utf-8").write("<<<robot>>>\\nhi\\n")
+        """)
+        out = edit_item_in_editor(ds, 1, editor=editor)
+        kept = Path(out.error.rsplit("kept in ", 1)[1].rstrip(")"))
+        assert victim.read_text(encoding="utf-8") == "precious"
+        assert kept != planted and not kept.is_symlink() and "<<<robot>>>" in kept.read_text(encoding="utf-8")
+        assert kept.stat().st_mode & 0o077 == 0
+        kept.unlink()
+    finally:
+        planted.unlink()

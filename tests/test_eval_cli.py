@@ -47,7 +47,12 @@ def test_kill_9_mid_run_then_resume_has_no_duplicates_and_no_gaps(tmp_path, repo
         assert 8 <= len(partial) < n
         assert not RunDir(run_dir).is_running()  # the lock died with the process
 
-        before = len(srv.chat_requests)
+        # Requests the killed process sent just before dying may still be arriving: wait until none do.
+        before, quiet_since = len(srv.chat_requests), time.monotonic()
+        while time.monotonic() - quiet_since < 1.0:
+            time.sleep(0.1)
+            if len(srv.chat_requests) != before:
+                before, quiet_since = len(srv.chat_requests), time.monotonic()
         done = subprocess.run(_eval_cmd(srv, run_dir, n, "--json"), cwd=repo_root, env=_env(),
                               capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr

@@ -1,4 +1,5 @@
-"""Every symbolic comparison is time-limited, in the main thread, in other threads and across processes."""
+"""Every item is graded within its deadline, in the main thread, in other threads and across processes; an
+item the grader cannot finish is uncertain 'too-large', never a hang or a lost batch."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import time
 
 from mathbench.core.grading import grade, grade_answer, grade_many
 
-SLOW = ("(x+y+z)^{40}", "(x+y+z+1)^{40}")  # sympy works on this for over a minute
-SLOW_REPLY = ("$(x+y+z)^{40}$", "so it is \\boxed{(x+y+z+1)^{40}}")
+SLOW = ("\\sin(x+y+z)^{80}", "\\sin(x+y+z+1)^{80}")  # sympy works on this for over a minute
+SLOW_REPLY = ("$\\sin(x+y+z)^{80}$", "so it is \\boxed{\\sin(x+y+z+1)^{80}}")
 
 
 def test_slow_comparison_times_out_in_main_thread():
     start = time.monotonic()
     g = grade_answer(*SLOW, timeout=1.0)
-    assert (g.verdict, g.reason) == ("uncertain", "timeout")
+    assert (g.verdict, g.reason) == ("uncertain", "too-large")
     assert time.monotonic() - start < 30
     # the interpreter is still sound afterwards
     assert grade_answer("\\frac{1}{2}", "0.5").verdict == "correct"
@@ -42,7 +43,7 @@ def test_grading_from_worker_threads():
         t.join(120)
     assert out["sym"].verdict == "correct" and out["sym"].reason == "symbolic"
     assert out["num"].verdict == "correct"
-    assert out["slow"].reason == "timeout"
+    assert out["slow"].reason == "too-large"
 
 
 def test_grade_many_keeps_order_and_survives_a_hung_item():
@@ -59,7 +60,7 @@ def test_grade_many_keeps_order_and_survives_a_hung_item():
     seen = []
     grades = grade_many(pairs, workers=2, timeout=3.0, on_progress=lambda done, total: seen.append((done, total)))
     expected = [
-        ("correct", "symbolic"), ("uncertain", "timeout"), ("correct", "exact"), ("correct", "numeric-6sig"),
+        ("correct", "symbolic"), ("uncertain", "too-large"), ("correct", "exact"), ("correct", "numeric-6sig"),
         ("wrong", "not-equal"), ("uncertain", "too-large"), ("correct", "symbolic"), ("correct", "symbolic"),
     ] * 3
     got = [(g.verdict, g.reason) for g in grades]

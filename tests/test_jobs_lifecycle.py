@@ -11,9 +11,9 @@ import textwrap
 
 import pytest
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from mathbench.core.jobs.progress import job_progress, job_summary
-from mathbench.core.jobs.training import TrainerLog, start_training
+from mathbench.core.jobs.training import TrainerLog, start_training, training_status
 from tests.standins import REPO_ROOT, mathbench, standins, wait_for, ws  # noqa: F401  (fixtures)
 
 LONG = {"STANDIN_STEPS": "100000"}
@@ -126,8 +126,13 @@ def test_graceful_stop_uses_sigabrt_in_llamaboard_mode(ws, standins, monkeypatch
     assert stopped.exit_code == 0  # the stand-in caught SIGABRT, finished the step and saved
     assert stopped.stop_requested is not None
     out_dir = stopped.output_dir
-    assert "aborted" in open(os.path.join(out_dir, "running_log.txt")).read()
+    assert "abort" not in open(os.path.join(out_dir, "running_log.txt")).read()  # as the real one: not a word
     assert os.path.exists(os.path.join(out_dir, "all_results.json"))
+    status = training_status(out_dir)
+    assert status.progress.phase == f"stopped at step {status.progress.step}/{status.progress.total}"
+    assert status.progress.remaining and status.progress.eta is None  # a stale remaining_time is no ETA
+    shown = job_progress(jobs.get_job(ws, job.id)).text
+    assert shown.startswith("stopped at step") and "ETA" not in shown
 
 
 def test_stop_escalates_to_sigkill_when_ignored(ws, standins, monkeypatch):

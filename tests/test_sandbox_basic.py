@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import tempfile
 import threading
 
 import pytest
@@ -61,10 +58,10 @@ def test_unicode_output(pool):
 
 
 def test_each_block_is_a_fresh_process(pool):
-    first = pool.run("import sympy\nsympy.GLOBAL_MARK = 1\nimport os\nprint(os.getpid())")
-    second = pool.run("import sympy, os\nprint(hasattr(sympy, 'GLOBAL_MARK'), os.getpid())")
-    assert second.stdout.split()[0] == "False"
-    assert second.stdout.split()[1] != first.stdout.strip()
+    first = pool.run("import sympy, sys\nsympy.GLOBAL_MARK = 1\nsys.modules['fresh_mark'] = sympy\nprint('set')")
+    second = pool.run("import sympy, sys\nprint(hasattr(sympy, 'GLOBAL_MARK'), 'fresh_mark' in sys.modules)")
+    assert first.stdout == "set\n"
+    assert second.stdout == "False False\n"
 
 
 def test_numpy_random_differs_between_blocks(pool):
@@ -87,31 +84,21 @@ def test_to_dict_roundtrip(pool):
 
 
 def test_blocks_run_concurrently(pool):
-    # Two blocks that each wait for the other's file: run one after the other, both would time out.
-    shared = tempfile.mkdtemp(prefix="mb-test-rdv-")
-    os.chmod(shared, 0o777)
-    try:
-        code = (
-            "import os, time\n"
-            f"d = {shared!r}\n"
-            "me, other = {me!r}, {other!r}\n"
-            "open(os.path.join(d, me), 'w').close()\n"
-            "while not os.path.exists(os.path.join(d, other)):\n    time.sleep(0.01)\n"
-            "print('met')\n"
-        )
-        results = {}
+    # Blocks cannot talk to each other, so each notes when it ran (the monotonic clock is the machine's):
+    # run one after the other, the two intervals could not overlap.
+    code = "import time\nt0 = time.monotonic()\ntime.sleep(1.5)\nprint(t0, time.monotonic())\n"
+    results = {}
 
-        def go(me, other):
-            results[me] = pool.run(code.replace("{me!r}", repr(me)).replace("{other!r}", repr(other)), timeout=20)
+    def go(name):
+        results[name] = pool.run(code, timeout=20)
 
-        threads = [threading.Thread(target=go, args=("a", "b")), threading.Thread(target=go, args=("b", "a"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert [results[k].stdout for k in "ab"] == ["met\n", "met\n"]
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+    threads = [threading.Thread(target=go, args=(name,)) for name in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (a0, a1), (b0, b1) = ([float(x) for x in results[k].stdout.split()] for k in "ab")
+    assert a0 < b1 and b0 < a1, "the two blocks ran one after the other"
 
 
 def test_more_blocks_than_workers_queue_and_finish(pool):

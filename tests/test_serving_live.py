@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from mathbench.core.jobs import serving
 from mathbench.core.jobs.registry import free_port
 from tests.standins import mathbench, standins, wait_for, ws  # noqa: F401  (fixtures)
@@ -74,8 +74,9 @@ def test_vllm_job_becomes_ready_lists_models_and_serves_metrics(ws, standins, mo
 
     wait_for(stats_seen, what="stats lines")
     s = log.summary()
-    assert s["ready"] and s["kv_cache_tokens"] == 903008 and s["max_concurrency"] == 27.56
-    assert s["weights_loaded_s"] == 0.42 and log.latest.prefix_hit_pct == 66.4
+    assert s["ready"] and s["kv_cache_tokens"] == 1_048_576 and s["max_concurrency"] == 32.0
+    assert s["kv_cache_gib"] == 1.0 and s["engine_init_s"] == 19.26 and s["version"] == "0.32.0"
+    assert s["weights_loaded_s"] == 0.01 and log.latest.prefix_hit_pct == 0.0 and s["errors"] == 0
 
     eps = serving.ready_endpoints(ws)
     assert [(e.base_url, e.models, e.api_key, e.job_id) for e in eps] == [(job.url, ["qwen-pot", "pot"], key, job.id)]
@@ -83,6 +84,8 @@ def test_vllm_job_becomes_ready_lists_models_and_serves_metrics(ws, standins, mo
     stopped = jobs.stop_job(ws, job.id, grace=20)
     assert (stopped.state, stopped.exit_code) == ("stopped", 0)  # SIGINT: clean shutdown
     assert "Application shutdown complete." in "\n".join(jobs.tail_log(stopped, 3))
+    after = serving.ServerLog().feed_all(jobs.tail_log(stopped, 500))
+    assert after.shutdown and not after.engine_dead and after.error_count == 0  # the API server alone got SIGINT
     assert serving.probe_health(job.url) == "down"
     assert serving.ready_endpoints(ws) == []
 
@@ -143,3 +146,81 @@ def test_unreachable_server_status():
     st = serving.server_status(f"http://127.0.0.1:{free_port()}")
     assert (st.health, st.ready, st.models, st.metrics) == ("down", False, [], None)
     assert serving.root_url("http://h:1/v1/") == "http://h:1" and serving.api_base("http://h:1") == "http://h:1/v1"
+
+
+def test_engine_death_logged_during_a_stop_is_shutdown_noise(ws, standins):
+    """A group SIGINT makes the server log EngineDeadError after its shutdown began: not an engine death."""
+    import signal
+
+    job = serving.start_server(ws, "/m", port=free_port(), api_key=False)
+    assert serving.wait_ready(job.url, None, timeout=30, job=(ws, job.id)).ready
+    job = jobs.get_job(ws, job.id)
+    assert len(jobs.job_pids(job)) >= 2  # the API server and its engine
+    jobs.signal_job(job, signal.SIGINT, target="tree")
+    wait_for(lambda: serving.ServerLog().feed_all(jobs.tail_log(job, 500)).shutdown_errors, what="EngineDeadError")
+    log = serving.ServerLog().feed_all(jobs.tail_log(job, 500))
+    assert log.shutdown and not log.engine_dead and log.error_count == 0
+    jobs.stop_job(ws, job.id, grace=10)
+
+
+def test_a_server_whose_engine_died_and_that_exited_0_has_failed(ws, standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_ENGINE_DIES", "1")
+    job = serving.start_server(ws, "/m", port=free_port(), api_key=False)
+    assert serving.wait_ready(job.url, None, timeout=30, job=(ws, job.id)).ready
+    try:
+        _chat(job.url, None, "/m")
+    except Exception:  # noqa: BLE001 - the request that kills the engine fails
+        pass
+    job = jobs.wait_job(ws, job.id, timeout=30)
+    assert (job.state, job.exit_code) == ("failed", 0) and "ended by itself" in job.error
+    log = serving.ServerLog().feed_all(jobs.tail_log(job, 500))
+    assert log.engine_dead and log.root_cause.startswith("RuntimeError: Unsupported CPU attention")
+
+
+def test_serve_refuses_a_taken_port_and_names_who_holds_it(ws, standins):
+    import os
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = mathbench("-w", str(ws.root), "serve", "/models/q", "--port", str(port), "--wait", "--timeout", "30")
+        assert out.returncode == 2, out.stderr
+        assert f"port {port} is already in use by pid {os.getpid()}" in out.stderr
+        assert not list(ws.jobs_dir.iterdir())  # nothing was launched
+
+
+def test_ready_means_our_job_serving_the_model_asked_for(ws, standins):
+    from mathbench.core.demo.server import DemoServer
+
+    job = serving.start_server(ws, "/models/q", port=free_port(), api_key=False, served_model_name="mine")
+    assert serving.wait_ready(job.url, None, timeout=30, job=(ws, job.id)).ready
+    with DemoServer(model="someone-else") as other:  # a server this test process holds, not the job
+        st = serving.server_status(other.base_url)
+        serving.check_is_job_server(st, jobs.get_job(ws, job.id), ["mine"])
+        assert not st.ready and "is not job" in st.not_ours
+    st = serving.server_status(job.url)
+    serving.check_is_job_server(st, jobs.get_job(ws, job.id), ["not-served"])
+    assert not st.ready and "does not serve not-served" in st.not_ours
+    jobs.stop_job(ws, job.id, grace=10)
+
+
+def test_threads_that_all_find_no_key_agree_on_one(ws):  # noqa: F811
+    """The form's preview and the launch may race to create the workspace key: both must get the same one."""
+    import threading
+
+    barrier, keys = threading.Barrier(8), []
+
+    def create():
+        barrier.wait()
+        keys.append(serving.workspace_api_key(ws))
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(keys)) == 1 and keys[0] == serving.workspace_api_key(ws, create=False)
+    assert stat.S_IMODE(serving.api_key_path(ws).stat().st_mode) == 0o600
+    assert [p.name for p in serving.api_key_path(ws).parent.iterdir() if p.name.endswith(".tmp")] == []

@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from mathbench.core.jobs import training
 from mathbench.core.jobs.training import ConfigError, parse_overrides, prepare_training, render_config, start_training
 from tests.standins import mathbench, standins, ws  # noqa: F401  (fixtures)
+
+@pytest.fixture(autouse=True)
+def eight_gpus(monkeypatch):
+    """These tests describe a GPU box (the launch on a machine without one is tested apart)."""
+    monkeypatch.setenv("MATHBENCH_GPUS", "8")
+
 
 FILLED = {"model_path": "/models/Qwen1.5-32B-Chat", "dataset_dir": "/data/lf", "output_dir": "/out/run1",
           "adapter_path": "/out/run1", "export_dir": "/out/merged"}
@@ -66,6 +72,14 @@ def test_overrides_are_typed_and_keep_comments():
 def test_parse_value(value, expected):
     got = training.parse_value(value)
     assert got == expected and type(got) is type(expected)
+
+
+def test_strategy_words_stay_words():
+    """`eval_strategy=no` is the string "no" (the real LLaMA-Factory stopped on a bool false here)."""
+    ov = parse_overrides(["eval_strategy=no", "save_strategy='no'", "bf16=off", "report_to=none"])
+    assert ov == {"eval_strategy": "no", "save_strategy": "no", "bf16": False, "report_to": "none"}
+    cfg = yaml.safe_load(render_config("lora_sft", FILLED, ov))
+    assert cfg["eval_strategy"] == "no" and cfg["bf16"] is False
 
 
 @pytest.mark.parametrize("value", [1e-5, 2.5e-7, 1e20, 0.1, 3.0, -4e-3])
@@ -158,3 +172,30 @@ def test_cli_dry_run_prints_config_and_starts_nothing(ws):
     assert jobs.list_jobs(ws) == []
     bad = mathbench("-w", str(ws.root), "train", "lora_sft")
     assert bad.returncode == 2 and "model_path" in bad.stderr
+
+
+def test_without_a_gpu_training_gets_use_cpu_and_never_torchrun(ws, standins, monkeypatch):
+    monkeypatch.setenv("MATHBENCH_GPUS", "0")
+    launch = prepare_training(ws, "lora_sft", ["model=/m"], gpus="0,1")
+    assert launch.config["use_cpu"] is True and "use_cpu: true" in launch.config_path.read_text()
+    assert "FORCE_TORCHRUN" not in launch.env
+    assert launch.preflight.ok and any("use_cpu" in n for n in launch.preflight.notes)
+    forced = prepare_training(ws, "lora_sft", ["model=/m"], force_torchrun=True)
+    assert "FORCE_TORCHRUN" not in forced.env and "nproc_per_node 0" in forced.preflight.problems[0].what
+    ds = prepare_training(ws, "full_sft", ["model=/m"])
+    assert "DeepSpeed needs GPUs" in ds.preflight.problems[0].what and "deepspeed=null" in ds.preflight.problems[0].fix
+    with pytest.raises(jobs.preflight.PreflightError, match="deepspeed=null"):
+        start_training(ws, "full_sft", ["model=/m"])
+    merge = prepare_training(ws, "merge_lora", ["model=/m", "adapter=/a"])
+    assert "use_cpu" not in merge.config  # export takes export_device, not use_cpu
+
+
+def test_missing_llamafactory_is_named_with_how_to_get_it(ws, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    launch = jobs.training.preview_training(ws, "lora_sft", ["model=/m"])
+    assert launch.preflight.problems[0].text() == (
+        "llamafactory-cli not found on PATH: pip install 'mathbench[train]' (or activate the venv that has it)")
+    assert not (ws.jobs_dir / launch.job_id).exists()  # a preview writes nothing
+    out = mathbench("-w", str(ws.root), "train", "lora_sft", "model=/m", env={"PATH": str(tmp_path / "empty")})
+    assert out.returncode == 2 and "pip install 'mathbench[train]'" in out.stderr
+    assert not list(ws.jobs_dir.iterdir())

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from mathbench.core.jobs.progress import job_progress
 from mathbench.core.jobs.training import (
     TrainerLog, find_checkpoints, last_progress, parse_console_metrics, parse_hms, read_trainer_log, smooth,
@@ -166,7 +166,7 @@ def test_live_run_is_watched_while_it_grows(ws, standins, monkeypatch):
     assert p.errors == []  # the stand-in writes each line in two pieces: no torn line counted as bad
     assert [c.step for c in status.checkpoints] == [10, 20, 30] and all(c.complete for c in status.checkpoints)
     assert status.finished and "train_loss" in status.results
-    assert last_progress(job.output_dir).text == "30/30 100%"
+    assert last_progress(job.output_dir).text == "30/30 100% loss 0.2575"  # the closing record has no loss: the last one
     assert job_progress(jobs.get_job(ws, job.id)).done == 30
 
 

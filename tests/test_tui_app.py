@@ -56,7 +56,7 @@ async def test_missing_screen_module_shows_placeholder(workspace, monkeypatch):
     ghost = ScreenSpec("ghost", "z", "Ghost", "mathbench.tui.screens.no_such_screen:GhostScreen", "not built")
     monkeypatch.setattr(registry, "SCREENS", (*registry.SCREENS, ghost))
     app = MathbenchApp(workspace)
-    app.add_mode("ghost", MathbenchApp._factory(ghost))
+    app.add_mode("ghost", app._factory(ghost))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         app.action_show("ghost")

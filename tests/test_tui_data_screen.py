@@ -211,3 +211,110 @@ async def test_a_malformed_file_is_reported_with_its_line(tmp_path):
         text = shown_text(app.screen.query_one("#data-count"))
         assert "broken.json:3:" in text
         assert app.screen.dataset is None
+
+
+def _items_with(questions: list[str]) -> list[dict]:
+    return [{"conversations": [{"from": "human", "value": "题目：" + q}, {"from": "gpt", "value": "因此 \\boxed{1}。"}]}
+            for q in questions]
+
+
+async def test_items_repeating_a_workspace_benchmark_are_flagged_filtered_and_dropped(tmp_path):
+    from mathbench.core.evaluation.benchmarks import load_benchmark
+
+    ws = open_workspace(tmp_path / "ws")
+    bench = load_benchmark(ws.benchmarks_dir / "sample.jsonl")
+    path = ws.datasets_dir / SAMPLE
+    items = json.loads(path.read_text(encoding="utf-8"))
+    items[3:3] = _items_with([bench[2].question, bench[30].question.replace("2", "7", 1)])
+    path.write_text(json.dumps(items, ensure_ascii=False, indent=2), encoding="utf-8")
+    app = MathbenchApp(ws, start="dataset")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        # The two seeded here, and the sample's own one-number variants of sample problems.
+        flagged = sorted(screen.hits)
+        assert {3, 4} <= set(flagged) and len(flagged) < 8
+        assert (screen.hits[3].id, screen.hits[4].id) == (bench[2].id, bench[30].id)
+        assert f"⚑ {len(flagged)}" in shown_text(screen.query_one("#data-count"))
+        screen.query_one("#data-dup").value = "bench"
+        await _settle(app, pilot)
+        assert screen.shown_rows == flagged
+        assert "repeats sample" in shown_text(screen.query_one("#data-item"))
+        screen.query_one("#data-dup").value = "any"
+        await _settle(app, pilot)
+        await pilot.press("D")
+        await pilot.pause()
+        await pilot.press("y")
+        await _settle(app, pilot)
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        assert saved == [it for i, it in enumerate(items) if i not in flagged]
+        assert screen.hits == {}
+        await pilot.press("u")
+        await _settle(app, pilot)
+        assert json.loads(path.read_text(encoding="utf-8")) == items
+
+
+async def test_the_picker_sees_new_files_and_a_failed_open_leaves_the_open_file_shown(tmp_path):
+    ws, app = await _open(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        shown = list(screen.shown_rows)
+        later = {**_items_with(["1+1=?"])[0], "source": "synth-scheme3"}
+        (ws.datasets_dir / "later.jsonl").write_text(json.dumps(later) + "\n", encoding="utf-8")
+        (ws.datasets_dir / "broken.json").write_text('[{"conversations": []},\n {"conversations": [}]', encoding="utf-8")
+        screen._look_for_files()  # what the screen's timer does every two seconds
+        await _settle(app, pilot)
+        picker = screen.query_one("#data-file")
+        names = [str(option[0]) for option in picker._options if option[1] is not picker.BLANK]
+        assert {"later.jsonl", "broken.json", SAMPLE} <= set(names)
+        picker.value = str(ws.datasets_dir / "broken.json")
+        await _settle(app, pilot)
+        # The file could not be opened: picker, list and item view all still show the sample file.
+        assert picker.value == str(ws.datasets_dir / SAMPLE)
+        assert screen.dataset.path.name == SAMPLE and screen.shown_rows == shown
+        assert SAMPLE in shown_text(screen.query_one("#data-item"))
+        assert "could not open broken.json" in shown_text(screen.query_one("#data-count"))
+        picker.value = str(ws.datasets_dir / "later.jsonl")
+        await _settle(app, pilot)
+        assert screen.dataset.path.name == "later.jsonl" and screen.shown_rows == [0]
+        sources = screen.query_one("#data-source")
+        assert sources.display and ("synth-scheme3 (1)", "synth-scheme3") in sources._options
+
+
+async def test_keys_typed_on_data_are_screen_keys_and_escape_leaves_the_search_box(tmp_path):
+    ws, app = await _open(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        total = len(screen.shown_rows)
+        await pilot.press("1", "6", "f")  # Home, back to Data, the filters: never the search box
+        await _settle(app, pilot)
+        assert app.screen is screen and screen.query_one("#data-search").value == ""
+        assert len(screen.shown_rows) == total
+        await pilot.press("escape", "slash", "z", "q", "x")
+        await _settle(app, pilot)
+        assert screen.shown_rows == [] and "no item matches 'zqx'" in shown_text(screen.query_one("#data-count"))
+        await pilot.press("escape")
+        assert app.focused is screen.query_one("#data-list")
+        await pilot.press("t")
+        await _settle(app, pilot)
+        assert screen.query_one("#data-right").current == "data-stats"
+
+
+async def test_the_validation_summary_shows_every_number_at_80x24(tmp_path):
+    from tests.support.tui_runs import screen_text
+
+    ws, app = await _open(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        screen.code_timeout = 1.0
+        await pilot.press("v")
+        await _settle(app, pilot)
+        text = screen_text(app)
+        counts = screen.last_counts
+        assert counts
+        for label, key in (("match", "code_match"), ("mismatch", "code_mismatch"), ("timeout", "code_timeout"),
+                           ("schema", "schema_errors"), ("valid", "valid")):
+            assert f"{label} {counts[key]}" in text, (label, text)

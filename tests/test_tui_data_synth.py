@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from mathbench.core.demo.server import DemoServer, PotScript
 from mathbench.core.datasets.synth import sidecar_paths
 from mathbench.core.workspace import open_workspace

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mathbench.core.jobs import registry as jobs
+from mathbench.core import jobs
 from mathbench.core.workspace import open_workspace
 
 pytest.importorskip("textual")

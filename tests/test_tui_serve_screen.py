@@ -37,6 +37,7 @@ async def test_serve_screen_shows_milestones_and_stats_from_the_sample_log(tmp_p
         assert len(view.throughput_chart.series[1].ys) == 30
         stats = shown_text(screen.query_one("#serve-stats"))
         assert "2,363,792" in stats and "577.1x" in stats
+        assert "recorded" in shown_text(screen.query_one("#serve-source"))  # not a live server
         log = screen.query_one("#serve-log")
         await wait_until(pilot, lambda: log.lines)
         log.query_one("Input").value = "KV cache"

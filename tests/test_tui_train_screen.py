@@ -33,7 +33,7 @@ async def test_train_screen_follows_a_growing_trainer_log(tmp_path):
     app = MathbenchApp(ws, start="train")
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
-        screen.follow_output(run)
+        screen.follow_run(run)
         await _poll(app, pilot)
         assert screen.view.step == 10 and screen.view.total == 50
         with log.open("a") as fh:
@@ -65,6 +65,8 @@ async def test_train_screen_opens_the_sample_run(tmp_path):
         assert view is not None and view.step == view.total
         assert view.finished and len(view.checkpoints) == 2
         await wait_until(pilot, lambda: app.screen.query_one("#train-log").lines)  # the run's log is tailed
+        assert view.phase == "finished" and view.eta is None
+        assert "recorded" in shown_text(app.screen.query_one("#train-source"))  # no job writes it
 
 
 async def test_launch_form_reports_a_missing_model(tmp_path):

@@ -47,8 +47,6 @@ class MathbenchApp(App):
     CSS_PATH = "styles/app.tcss"
     COMMANDS = App.COMMANDS | {_screens_provider, _actions_provider}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    AUTO_FOCUS = None
-    """No screen puts the cursor anywhere by itself (Textual's "*" would focus the first text box)."""
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
         # The footer shows the palette's own "^p Commands" at its right end; this adds ':' without a second entry.
@@ -125,6 +123,8 @@ class MathbenchApp(App):
         self.set_timer(0.1, self._warm_up)
 
     def _warm_up(self) -> None:
+        if not self.is_running:
+            return  # quitting: a new mode's stack would change the stacks Textual is closing
         self.preload_run()
         if "results" not in self._screen_stacks and self.current_mode != "results":
             self._init_mode("results")  # Textual 8.2.8: builds a mode's screen without switching to it

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import gc
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mathbench.core.datasets.items import Turn, detect_format, item_turns, majority_format, make_item, problem_text, write_turns
 from mathbench.core.datasets.jsonfile import DatasetError, Layout, dumps_items, line_col, parse_items
-from mathbench.core.storage import atomic_write_bytes, atomic_write_text
+from mathbench.core.storage import atomic_write_bytes
 
 
 @dataclass
@@ -31,13 +33,16 @@ class Dataset:
     dirty: bool = False
     _undo: list[_Edit] = field(default_factory=list, repr=False)
     _redo: list[_Edit] = field(default_factory=list, repr=False)
-    _stamp: tuple[int, int] | None = field(default=None, repr=False)
+    _digest: str | None = field(default=None, repr=False)  # SHA-256 of the file as last read or written
 
     # -- loading and saving
 
     @classmethod
-    def load(cls, path: str | Path) -> "Dataset":
-        """Read a JSON or JSONL file; DatasetError naming FILE:LINE:COL when it is malformed."""
+    def load(cls, path: str | Path, on_progress: Callable[[int, int], None] | None = None) -> "Dataset":
+        """Read a JSON or JSONL file; DatasetError naming FILE:LINE:COL when it is malformed.
+
+        *on_progress(done, total)* hears how far parsing got (about every 4 MB) in a big file.
+        """
         path = Path(path)
         try:
             raw = path.read_bytes()
@@ -48,10 +53,16 @@ class Dataset:
         except UnicodeDecodeError as exc:
             line, col = line_col(raw[: exc.start].decode("utf-8", "replace"), exc.start)
             raise DatasetError(path, f"not UTF-8 text (byte {raw[exc.start]:#04x})", line, col) from None
-        items, layout, lines = parse_items(text, path)
-        st = path.stat()
+        # Millions of new objects: the cyclic GC would scan them again and again while they are made.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            items, layout, lines = parse_items(text, path, on_progress=on_progress)
+        finally:
+            if was_enabled:
+                gc.enable()
         return cls(items=items, fmt=majority_format(items), path=path, layout=layout, lines=lines,
-                   _stamp=(st.st_mtime_ns, st.st_size))
+                   _digest=_digest(raw))
 
     @classmethod
     def from_items(cls, items: list[dict], fmt: str | None = None, layout: Layout | None = None) -> "Dataset":
@@ -66,28 +77,38 @@ class Dataset:
     def save(self, path: str | Path | None = None, *, backup: bool = True, force: bool = False) -> Path:
         """Write atomically (temp file in the same folder, fsync, rename), keeping the previous version as FILE.bak.
 
-        Refuses (DatasetError) when the file changed on disk since it was loaded or saved, unless *force*.
+        Refuses (DatasetError) when the file's content changed on disk since it was loaded or saved, unless
+        *force*. A symlink is written through: the link stays and its target gets the new content.
         """
         target = Path(path) if path is not None else self.path
         if target is None:
             raise DatasetError(None, "no file to save to")
         if path is not None and Path(path).suffix == ".jsonl" and self.layout.container != "jsonl":
-            self.layout = Layout("jsonl", None, self.layout.ensure_ascii, None, True)
+            self.layout = Layout("jsonl", None, self.layout.ensure_ascii, None, True, self.layout.bom, self.layout.newline)
         elif path is not None and Path(path).suffix == ".json" and self.layout.container == "jsonl":
-            self.layout = Layout("json", 2, self.layout.ensure_ascii, None, True)
+            self.layout = Layout("json", 2, self.layout.ensure_ascii, None, True, self.layout.bom, self.layout.newline)
         same_file = self.path is not None and target.resolve() == self.path.resolve()
-        if same_file and not force and self._stamp is not None and target.exists():
-            st = target.stat()
-            if (st.st_mtime_ns, st.st_size) != self._stamp:
+        if same_file and not force and self._digest is not None:
+            try:
+                on_disk = _digest(target.read_bytes())
+            except FileNotFoundError:
+                on_disk = self._digest  # gone: writing it again loses nothing
+            if on_disk != self._digest:
                 raise DatasetError(target, "changed on disk since it was loaded; reload it or save with force")
         if backup and target.exists():
-            atomic_write_bytes(target.with_name(target.name + ".bak"), target.read_bytes())
-        atomic_write_text(target, self.dumps())
-        st = target.stat()
-        self.path, self._stamp, self.dirty = target, (st.st_mtime_ns, st.st_size), False
+            bak = target.with_name(target.name + ".bak")
+            if bak.is_symlink():
+                bak.unlink()  # a backup replaces the link itself, never whatever it points to
+            atomic_write_bytes(bak, target.read_bytes())
+        data = self.dumps().encode("utf-8")
+        atomic_write_bytes(target, data)
+        self.path, self._digest, self.dirty = target, _digest(data), False
         return target
 
     # -- reading
+
+    def __repr__(self) -> str:  # short: a worker's description repr()s its arguments, and items can be millions
+        return f"Dataset({str(self.path) if self.path else 'in memory'!r}, {len(self.items)} items, {self.fmt})"
 
     def __len__(self) -> int:
         return len(self.items)
@@ -256,3 +277,7 @@ class Dataset:
 def load_items(path: str | Path) -> list[dict]:
     """Just the raw items of a JSON/JSONL file."""
     return Dataset.load(path).items
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

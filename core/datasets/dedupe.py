@@ -13,11 +13,13 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from mathbench.core.datasets.similarity import MinHasher, jaccard, normalize_problem, shingles
+from mathbench.core.datasets.similarity import MinHasher, jaccard, normalize_problem, same_band_groups, shingle
 
 POLICIES = ("first", "last", "longest", "shortest", "valid")
 _NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+_ALL_PAIRS_UP_TO = 64
 
 
 @dataclass
@@ -51,6 +53,14 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+def _pairs(members: list[int]):
+    """The pairs of one LSH group to compare: all of them, or in a very large group each member with the
+    first and with its neighbour (a group of near-copies is joined as well, without n² comparisons)."""
+    if len(members) <= _ALL_PAIRS_UP_TO:
+        return ((members[x], members[y]) for x in range(len(members)) for y in range(x + 1, len(members)))
+    return ((members[m], members[k]) for k in range(1, len(members)) for m in {0, k - 1})
+
+
 def find_duplicates(
     texts: Sequence[str],
     *,
@@ -60,12 +70,14 @@ def find_duplicates(
     bands: int = 32,
     near: bool = True,
     seed: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Cluster]:
     """Clusters of exact and near-duplicate texts (indices into *texts*), largest first.
 
     Exact: equal after normalize_problem. Near: MinHash over character *ngram*s with LSH banding
     finds candidate pairs; a pair joins a cluster only when its true Jaccard similarity is at least
     *threshold*. Each item is in at most one cluster; a near cluster may contain exact groups.
+    *on_progress(done, total)* hears about the MinHash pass, then about the comparisons.
     """
     norm = [normalize_problem(t) for t in texts]
     groups: dict[str, list[int]] = {}
@@ -77,25 +89,24 @@ def find_duplicates(
         return sorted((Cluster("exact", g) for g in exact), key=lambda c: (-len(c.members), c.members[0]))
 
     reps = [g[0] for g in groups.values()]  # one text per exact group
-    shingle_sets = [shingles(norm[i], ngram) for i in reps]
-    buckets = MinHasher(num_perm, bands, seed).buckets(shingle_sets)
+    sh = shingle([norm[i] for i in reps], ngram)
+    band_rows = MinHasher(num_perm, bands, seed).band_hashes(
+        sh, None if on_progress is None else (lambda done, total: on_progress(done, 2 * total)))
+    of = lru_cache(maxsize=1 << 15)(sh.of)
     uf = _UnionFind(list(range(len(reps))))
     sims: dict[int, float] = {}
-    checked: set[tuple[int, int]] = set()
-    for members in buckets.values():
-        if len(members) < 2:
-            continue
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                p, q = members[x], members[y]
-                if (p, q) in checked:
-                    continue
-                checked.add((p, q))
-                s = jaccard(shingle_sets[p], shingle_sets[q])
-                if s >= threshold:
-                    uf.union(p, q)
-                    root = uf.find(p)
-                    sims[root] = min(sims.get(root, 1.0), s, sims.get(p, 1.0), sims.get(q, 1.0))
+    candidates = same_band_groups(band_rows)
+    for done, run in enumerate(candidates, 1):
+        for p, q in _pairs(run.tolist()):
+            if uf.find(p) == uf.find(q):
+                continue  # already one cluster: comparing them again cannot change it
+            s = jaccard(of(p), of(q))
+            if s >= threshold:
+                uf.union(p, q)
+                root = uf.find(p)
+                sims[root] = min(sims.get(root, 1.0), s, sims.get(p, 1.0), sims.get(q, 1.0))
+        if on_progress is not None and done % 1000 == 0:
+            on_progress(len(reps) + len(reps) * done // len(candidates), 2 * len(reps))
     by_root: dict[int, list[int]] = {}
     for r in range(len(reps)):
         by_root.setdefault(uf.find(r), []).append(r)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -91,9 +90,7 @@ def edit_turns_in_editor(turns: list[Turn], *, index: int | str = "", editor: st
         try:
             new = text_to_turns(text, tmp)
         except DatasetError as exc:
-            keep = Path(tempfile.gettempdir()) / f"mathbench-item-{index}-rejected.txt"
-            shutil.copyfile(tmp, keep)
-            return EditOutcome(None, f"{exc} (your text is kept in {keep})")
+            return EditOutcome(None, f"{exc} (your text is kept in {_keep_private(text, index)})")
         if not new:
             return EditOutcome(None, "no turns left; nothing changed")
         return EditOutcome(new, None, changed=new != list(turns))
@@ -102,6 +99,14 @@ def edit_turns_in_editor(turns: list[Turn], *, index: int | str = "", editor: st
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def _keep_private(text: str, index: int | str) -> str:
+    """Save rejected editor text to a new file only this user can read; mkstemp never follows a planted link."""
+    fd, path = tempfile.mkstemp(prefix=f"mathbench-item-{index}-rejected-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
 
 
 def edit_item_in_editor(ds: Dataset, index: int, *, editor: str | None = None) -> EditOutcome:

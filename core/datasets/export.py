@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mathbench.core.datasets.items import detect_format, item_turns
 from mathbench.core.datasets.jsonfile import DatasetError
@@ -35,11 +36,12 @@ class ExportResult:
     heldout: int
     skipped_invalid: int = 0
     skipped_schema: list[int] = field(default_factory=list)
+    skipped_contaminated: int = 0
 
     def to_dict(self) -> dict:
         return {"files": [str(f) for f in self.files], "entries": self.entries, "dataset_info": str(self.dataset_info),
                 "exported": self.exported, "heldout": self.heldout, "skipped_invalid": self.skipped_invalid,
-                "skipped_schema": len(self.skipped_schema)}
+                "skipped_schema": len(self.skipped_schema), "skipped_contaminated": self.skipped_contaminated}
 
 
 def to_sharegpt(item: dict, *, system_prompt: str | None = None, observation_role: str = "human") -> dict | None:
@@ -126,12 +128,14 @@ def export_sft(
     seed: int = 0,
     data_subdir: str = "",
     replace: bool = False,
+    drop: Collection[int] = (),
 ) -> ExportResult:
     """Write `<name>.json` (and `<name>_heldout.json`) into *out_dir* and register them in its dataset_info.json.
 
     only_valid keeps items for which *is_valid(index)* is true (e.g. from validate_items); items that
     break LLaMA-Factory's role rules are always left out (it would skip them silently) and counted.
     holdout: a fraction (0 < x < 1) or a count of items put in the held-out file, chosen with *seed*.
+    *drop* names items left out whatever they hold (e.g. those a decontamination flagged), counted apart.
     An existing entry of the same name for another file is refused (ValueError) unless *replace*.
     """
     from mathbench.core.datasets.validate import schema_errors
@@ -144,7 +148,10 @@ def export_sft(
     records: list[dict] = []
     skipped_invalid = 0
     skipped_schema: list[int] = []
+    dropped = set(drop)
     for i, item in enumerate(items):
+        if i in dropped:
+            continue
         if only_valid and not is_valid(i):  # type: ignore[misc]
             skipped_invalid += 1
             continue
@@ -182,5 +189,59 @@ def export_sft(
         entries[f"{name}{suffix}"] = dataset_info_entry(rel, with_system=with_system)
     merge_dataset_info(info_path, entries)
     return ExportResult(files=files, entries=entries, dataset_info=info_path, exported=len(train),
-                        heldout=len(held), skipped_invalid=skipped_invalid, skipped_schema=skipped_schema)
+                        heldout=len(held), skipped_invalid=skipped_invalid, skipped_schema=skipped_schema,
+                        skipped_contaminated=len(dropped & set(range(len(items)))))
 
+
+@dataclass
+class ExportCheck:
+    """What decontamination found before an export: the report, the benchmarks checked, what must stay out."""
+
+    report: Any  # a DecontaminationReport, or None when there was nothing to check against
+    against: list[str]
+    must_drop: set[int]  # items made from a benchmark's own problems that overlap it
+    problems: list[str]  # benchmarks that could not be loaded
+
+    def warning(self) -> str | None:
+        """One line on the flagged items that are still exported, or None."""
+        if self.report is None:
+            return None
+        kept = [i for i in self.report.contaminated if i not in self.must_drop]
+        if not kept:
+            return None
+        counts: dict[str, int] = {}
+        for h in self.report.hits:
+            if h.index not in self.must_drop:
+                counts[h.benchmark] = counts.get(h.benchmark, 0) + 1
+        return (f"{len(kept)} exported items overlap a benchmark ("
+                + ", ".join(f"{b}: {n}" for b, n in sorted(counts.items())) + ")")
+
+
+def check_before_export(items: Sequence[dict], *, workspace: Any = None, against: Sequence[str] = (),
+                        on_progress: Callable[[int, int], None] | None = None) -> ExportCheck:
+    """Decontaminate *items* against *against*, the workspace's benchmarks and each item's own source benchmark.
+
+    Items made from a run's missed problems (core.datasets.from_run) that overlap the benchmark they
+    came from must stay out of training data: they are test problems.
+    """
+    from mathbench.core.datasets.decontaminate import BenchmarkIndex, load_against, workspace_benchmarks
+    from mathbench.core.datasets.items import problem_text
+    from mathbench.core.evaluation.benchmarks import benchmark_label
+
+    own: dict[int, str] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and item.get("source_run") and isinstance(item.get("benchmark"), str):
+            own[i] = item["benchmark"]
+    # Own benchmarks first: a file named twice keeps the name its items' provenance gives it.
+    specs = list(dict.fromkeys([*own.values(), *against,
+                                *(workspace_benchmarks(workspace) if workspace is not None else [])]))
+    problems: list[str] = []
+    benchmarks = load_against(specs, workspace, problems=problems)
+    labels = {i: benchmark_label(spec) for i, spec in own.items()}
+    # An item whose own benchmark cannot be read cannot be cleared: it stays out.
+    unread = {i for i, label in labels.items() if label not in benchmarks}
+    if not benchmarks:
+        return ExportCheck(None, specs, unread, problems)
+    report = BenchmarkIndex(benchmarks).scan([problem_text(it) for it in items], on_progress)
+    must_drop = {h.index for h in report.hits if h.index in labels and h.benchmark == labels[h.index]}
+    return ExportCheck(report, specs, must_drop | unread, problems)

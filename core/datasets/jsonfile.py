@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from json.decoder import scanstring
 from pathlib import Path
+
+from mathbench.core.storage import JsonlError, parse_jsonl
 
 
 class DatasetError(ValueError):
@@ -30,7 +34,8 @@ class Layout:
     ensure_ascii: bool = False
     separators: tuple[str, str] | None = None
     trailing_newline: bool = True
-
+    bom: bool = False  # the file starts with a UTF-8 byte order mark
+    newline: str = "\n"  # or "\r\n"
 
 
 def line_col(text: str, pos: int) -> tuple[int, int]:
@@ -57,14 +62,88 @@ def _detect_layout(text: str, container: str) -> Layout:
 
 
 _WS = re.compile(r"[ \t\n\r]*")
+_CHUNK = 1 << 22  # progress is reported about every 4 MB
 
 
-def _scan_array(text: str) -> tuple[list, list[int]]:
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
+def _duplicate_key_at(text: str, pos: int) -> tuple[str, int] | None:
+    """The first key repeated within one object of the JSON value at *pos* (valid JSON), and where it stands."""
+    ws = _WS.match
+
+    class _Found(Exception):
+        def __init__(self, key: str, where: int) -> None:
+            super().__init__(key)
+            self.key, self.where = key, where
+
+    def value(pos: int) -> int:
+        pos = ws(text, pos).end()
+        c = text[pos]
+        if c == '"':
+            return scanstring(text, pos + 1)[1]
+        if c not in "{[":
+            return json.JSONDecoder().raw_decode(text, pos)[1]
+        close = "}" if c == "{" else "]"
+        seen: set[str] = set()
+        pos = ws(text, pos + 1).end()
+        while text[pos] != close:
+            if c == "{":
+                key, after = scanstring(text, pos + 1)
+                if key in seen:
+                    raise _Found(key, pos)
+                seen.add(key)
+                pos = ws(text, after).end() + 1  # past the ':'
+            pos = ws(text, value(pos)).end()
+            if text[pos] == ",":
+                pos = ws(text, pos + 1).end()
+        return pos + 1
+
+    try:
+        value(pos)
+    except _Found as found:
+        return found.key, found.where
+    return None
+
+
+def _decode_at(text: str, pos: int) -> tuple[object, int]:
+    """raw_decode that refuses an object holding a key twice (JSONDecodeError at the second one)."""
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except _DuplicateKey as exc:
+        found = _duplicate_key_at(text, pos)
+        key, where = found if found is not None else (exc.key, pos)
+        raise json.JSONDecodeError(f"duplicate key {key!r} (JSON would keep only its last value)", text, where) from None
+
+
+def _loads_line(line: str) -> object:
+    start = len(line) - len(line.lstrip())
+    obj, end = _decode_at(line, start)
+    if line[end:].strip():
+        raise json.JSONDecodeError("Extra data", line, end + len(line[end:]) - len(line[end:].lstrip()))
+    return obj
+
+
+def _scan_array(text: str, on_progress: Callable[[int, int], None] | None = None) -> tuple[list, list[int]]:
     """Parse a top-level JSON array in one pass, returning its elements and where each starts.
 
-    Raises json.JSONDecodeError (with line and column) exactly where json.loads would fail.
+    Raises json.JSONDecodeError (with line and column) exactly where json.loads would fail, and at a
+    key repeated within an object. *on_progress(done, total)* hears about every 4 MB, in characters.
     """
-    dec = json.JSONDecoder()
     ws = _WS.match
     pos = ws(text, 0).end()
     if pos >= len(text) or text[pos] != "[":
@@ -72,13 +151,17 @@ def _scan_array(text: str) -> tuple[list, list[int]]:
     pos = ws(text, pos + 1).end()
     items: list = []
     offsets: list[int] = []
+    report = _CHUNK
     if pos < len(text) and text[pos] == "]":
         pos += 1
     else:
         while True:
             offsets.append(pos)
-            obj, pos = dec.raw_decode(text, pos)
+            obj, pos = _decode_at(text, pos)
             items.append(obj)
+            if on_progress is not None and pos >= report:
+                on_progress(pos, len(text))
+                report = pos + _CHUNK
             pos = ws(text, pos).end()
             if pos < len(text) and text[pos] == ",":
                 pos = ws(text, pos + 1).end()
@@ -93,45 +176,86 @@ def _scan_array(text: str) -> tuple[list, list[int]]:
     return items, offsets
 
 
-def parse_items(text: str, path: str | Path | None = None) -> tuple[list[dict], Layout, list[int]]:
-    """Items, layout and each item's line number from a JSON array or JSONL text; DatasetError when malformed."""
-    stripped = text.lstrip("\ufeff")
+def _not_an_object(record: object, path: Path, line: int) -> None:
+    if not isinstance(record, dict):
+        raise JsonlError(path, line, f"line holds a {type(record).__name__}, expected an object", col=1)
+
+
+def _parse_lines(text: str, path: str | Path | None,
+                 on_progress: Callable[[int, int], None] | None) -> tuple[list[dict], list[int]]:
+    """Items and line numbers of JSON lines, through core.storage, about 4 MB at a time."""
+    data = text.encode("utf-8", errors="surrogatepass")
+    where = Path(str(path or "<data>"))
+    items: list[dict] = []
+    lines: list[int] = []
+    start, line = 0, 1
+    while True:
+        end = data.find(b"\n", min(len(data), start + _CHUNK))
+        end = len(data) if end < 0 else end + 1
+        final = end >= len(data)
+        try:
+            parsed = parse_jsonl(where, data[start:end], start_line=line, final=final, check=_not_an_object,
+                                 loads=_loads_line)
+        except JsonlError as exc:
+            message = exc.message.replace("malformed JSON: ", "invalid JSON: ")
+            if message.startswith("invalid JSON: Extra data"):
+                message = "extra data after the object (one JSON object per line)"
+            elif message.startswith("invalid JSON: duplicate key"):
+                message = message.removeprefix("invalid JSON: ")
+            raise DatasetError(path, message, exc.line, exc.col) from None
+        if parsed.torn:
+            tail = parsed.torn.decode("utf-8", errors="surrogateescape")
+            try:
+                _loads_line(tail)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(path, f"invalid JSON: {exc.msg}", parsed.torn_line, exc.colno) from None
+            raise DatasetError(path, "expected an object", parsed.torn_line, 1)
+        for number, record in parsed.records:
+            items.append(record)
+            lines.append(number)
+        line += data.count(b"\n", start, end)
+        start = end
+        if final:
+            return items, lines
+        if on_progress is not None:
+            on_progress(start, len(data))
+
+
+def parse_items(text: str, path: str | Path | None = None, *,
+                on_progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], Layout, list[int]]:
+    """Items, layout and each item's line number from a JSON array or JSONL text; DatasetError when malformed.
+
+    A key repeated within one object is an error too (json would silently keep the last value).
+    *on_progress(done, total)* hears how far parsing got, about every 4 MB.
+    """
+    bom = text.startswith("\ufeff")
+    stripped = text[1:] if bom else text
     first = next((c for c in stripped if not c.isspace()), "")
     if not first:
         raise DatasetError(path, "empty file: expected a JSON array of items or JSON lines", 1, 1)
     jsonl = str(path or "").endswith(".jsonl") or first == "{"
     if first == "[" and not str(path or "").endswith(".jsonl"):
         try:
-            data, offsets = _scan_array(stripped)
+            data, offsets = _scan_array(stripped, on_progress)
         except json.JSONDecodeError as exc:
-            raise DatasetError(path, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+            message = exc.msg if exc.msg.startswith("duplicate key") else f"invalid JSON: {exc.msg}"
+            raise DatasetError(path, message, exc.lineno, exc.colno) from None
         lines = _offsets_to_lines(stripped, offsets)
         for i, item in enumerate(data):
             if not isinstance(item, dict):
                 raise DatasetError(path, f"item {i} is a {type(item).__name__}, expected an object", lines[i],
                                    line_col(stripped, offsets[i])[1])
-        return data, _detect_layout(stripped, "json"), lines
-    if not jsonl:
+        layout = _detect_layout(stripped, "json")
+    elif not jsonl:
         raise DatasetError(path, f"expected '[' (JSON array) or '{{' (JSON lines), found {first!r}",
                            *line_col(stripped, stripped.index(first)))
-    dec = json.JSONDecoder()
-    items: list[dict] = []
-    lines: list[int] = []
-    for lineno, line in enumerate(stripped.split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            obj, end = dec.raw_decode(line, len(line) - len(line.lstrip()))
-        except json.JSONDecodeError as exc:
-            raise DatasetError(path, f"invalid JSON: {exc.msg}", lineno, exc.colno) from None
-        if line[end:].strip():
-            raise DatasetError(path, "extra data after the object (one JSON object per line)", lineno,
-                               end + len(line[end:]) - len(line[end:].lstrip()) + 1)
-        if not isinstance(obj, dict):
-            raise DatasetError(path, f"line holds a {type(obj).__name__}, expected an object", lineno, 1)
-        items.append(obj)
-        lines.append(lineno)
-    return items, _detect_layout(stripped, "jsonl"), lines
+    else:
+        data, lines = _parse_lines(stripped, path, on_progress)
+        layout = _detect_layout(stripped, "jsonl")
+    layout.bom = bom
+    first_break = stripped.find("\n")
+    layout.newline = "\r\n" if first_break > 0 and stripped[first_break - 1] == "\r" else "\n"
+    return data, layout, lines
 
 
 def _offsets_to_lines(text: str, offsets: list[int]) -> list[int]:
@@ -144,10 +268,12 @@ def _offsets_to_lines(text: str, offsets: list[int]) -> list[int]:
 
 
 def dumps_items(items: list[dict], layout: Layout) -> str:
-    """Serialise *items* the way *layout* says (the inverse of parse_items)."""
+    """Serialise *items* the way *layout* says (the inverse of parse_items): indent, escapes, BOM, line ends."""
     if layout.container == "jsonl":
         body = "\n".join(json.dumps(it, ensure_ascii=layout.ensure_ascii, separators=layout.separators) for it in items)
     else:
         body = json.dumps(items, ensure_ascii=layout.ensure_ascii, indent=layout.indent, separators=layout.separators)
-    return body + ("\n" if layout.trailing_newline or layout.container == "jsonl" else "")
-
+    text = body + ("\n" if layout.trailing_newline or layout.container == "jsonl" else "")
+    if layout.newline != "\n":
+        text = text.replace("\n", layout.newline)  # JSON escapes newlines inside strings: these are all line ends
+    return ("\ufeff" if layout.bom else "") + text

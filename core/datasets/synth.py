@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mathbench.core.datasets.from_run import PROVENANCE
 from mathbench.core.datasets.items import item_turns, problem_text
 from mathbench.core.datasets.similarity import normalize_problem
 from mathbench.core.evaluation.benchmarks import Problem, load_benchmark
@@ -278,6 +279,7 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
     # Work items: (id, question or None, gold or None, topic index)
     work: list[tuple[str, str | None, str | None, str | None, int]] = []
     duplicates = 0
+    provenance: dict[str, dict] = {}
     if config.scheme == 3:
         try:
             problems: list[Problem] = load_benchmark(str(config.pairs), limit=config.limit)
@@ -293,6 +295,8 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
                 continue
             batch_keys.add(key)
             work.append((p.id, p.question, p.gold, None, 0))
+            # Pairs written from a run (core.datasets.from_run) say where each problem came from.
+            provenance[p.id] = {k: p.meta[k] for k in PROVENANCE if p.meta.get(k) is not None}
         total = len(problems)
     else:
         topics = config.topics or ["arithmetic"]
@@ -381,6 +385,7 @@ async def _run_locked(config: SynthConfig, paths: dict[str, Path], emit: Callabl
         item = {"conversations": to_sharegpt(trace, observation_from=config.observation_from, skip=skip),
                 "id": item_id, "source": f"synth-scheme{config.scheme}", "teacher": config.model,
                 "answer": g.gold_answer if g is not None else gold}
+        item.update(provenance.get(item_id, {}))
         if topic is not None:
             item["topic"], item["difficulty"] = topic, config.difficulty
         async with lock:

@@ -57,7 +57,7 @@ class DemoServer:
 
     def __init__(
         self,
-        script: Callable[[Sequence[Mapping[str, Any]]], str] | None = None,
+        script: Callable[..., str] | None = None,
         latency: float | Callable[[int, Any], float] = 0.0,
         fail_rate: float = 0.0,
         faults: FaultSpec = None,
@@ -103,7 +103,7 @@ class DemoServer:
         self._counter = 0
         self._stats = _Stats()
         self.requests: list[RequestRecord] = []
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # lifecycle -----------------------------------------------------------------------------

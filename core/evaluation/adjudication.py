@@ -50,6 +50,7 @@ class AdjudicationSession:
         self.include_wrong = include_wrong
         self.reviewer = reviewer
         self._undo: list[Any] = []  # keys this session wrote an entry for, newest last
+        self.queue: list[dict] = []
         self.index: int | None = None
         self.reload()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mathbench.core.resources import CONFIGS_DIR, SAMPLE_WORKSPACE_DIR
+from mathbench.core.storage import JsonlError, parse_jsonl
 
 # A source checkout sits beside ../shared/data (the real GSM8K and MATH); an installed wheel does not.
 SHARED_BENCHMARKS_DIR = CONFIGS_DIR.parent.parent / "shared" / "data" / "benchmarks"
@@ -25,10 +26,19 @@ QUESTION_KEYS = ("question", "problem", "query", "prompt", "input")
 GOLD_KEYS = ("answer", "solution", "gold", "target", "output", "reference")
 SUBJECT_KEYS = ("type", "subject", "category")
 ID_KEYS = ("id", "idx", "unique_id", "problem_id")
+CHOICE_KEYS = ("choices", "options", "answer_option_list")
+CHOICE_GOLD_KEYS = ("choice_answer", "answer_value", "correct")  # a choice item's letter, before its answer text
+# What --fields may map, and the aliases it accepts: our name <- the benchmark file's key.
+FIELD_NAMES = {"question": "question", "problem": "question", "answer": "answer", "gold": "answer",
+               "choices": "choices", "options": "choices", "id": "id", "level": "level", "subject": "subject"}
 
 
 class BenchmarkError(ValueError):
     """A benchmark file or spec that cannot be read, with the place (FILE:LINE[:COL]) named."""
+
+
+class BenchmarkFileError(BenchmarkError, JsonlError):
+    """A malformed line of a JSONL benchmark, located as FILE:LINE:COL."""
 
 
 @dataclass
@@ -41,9 +51,25 @@ class Problem:
     level: int | None = None
     subject: str | None = None
     meta: dict = field(default_factory=dict)
+    choices: dict[str, str] | None = None  # a choice item's options by letter; its gold is then a letter
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def parse_fields(spec: str | None) -> dict[str, str] | None:
+    """'question=problem,answer=correct,choices=options' -> {'question': 'problem', ...}; ValueError when bad."""
+    if not spec:
+        return None
+    out: dict[str, str] = {}
+    for part in spec.split(","):
+        name, eq, key = part.partition("=")
+        name, key = name.strip().lower(), key.strip()
+        if not eq or not key or name not in FIELD_NAMES:
+            raise ValueError(f"--fields: {part.strip()!r} is not NAME=KEY with NAME one of "
+                             f"{', '.join(sorted(set(FIELD_NAMES.values())))}")
+        out[FIELD_NAMES[name]] = key
+    return out
 
 
 def content_id(prefix: str, question: str) -> str:
@@ -138,40 +164,91 @@ def read_records(path: Path) -> list[dict]:
         if not isinstance(data, list):
             raise BenchmarkError(f"{path}:1:1: expected a list of objects (or {{\"data\": [...]}})")
         return data
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise BenchmarkError(f"{path}:{lineno}:{exc.colno}: invalid JSON line: {exc.msg}") from None
-    return rows
+    parsed = parse_jsonl(path, text.encode("utf-8"), error=BenchmarkFileError)
+    if parsed.torn:  # a benchmark is never being appended to: a broken last line is an error, not a crash's tail
+        raise BenchmarkFileError(path, parsed.torn_line, "malformed JSON: the last line is cut off")
+    return [row for _, row in parsed.records]
 
 
-def _to_problem(row: Any, index: int, prefix: str, where: str, id_mode: str) -> Problem:
+def _mapped(row: dict, fields: dict[str, str], name: str, where: str) -> Any:
+    key = fields[name]
+    if key not in row:
+        raise BenchmarkError(f"{where}: no field {key!r} (mapped to {name} by --fields)")
+    return row[key]
+
+
+def _to_problem(row: Any, index: int, prefix: str, where: str, id_mode: str,
+                fields: dict[str, str] | None = None) -> Problem:
     if not isinstance(row, dict):
         raise BenchmarkError(f"{where}: expected an object, got {type(row).__name__}")
-    question = next((row[k] for k in QUESTION_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
+    fields = fields or {}
+    if "question" in fields:
+        question = _mapped(row, fields, "question", where)
+        question = question if isinstance(question, str) and question.strip() else None
+    else:
+        question = next((row[k] for k in QUESTION_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
     if question is None:
         raise BenchmarkError(f"{where}: no question field (one of {', '.join(QUESTION_KEYS)})")
+    raw_choices = _mapped(row, fields, "choices", where) if "choices" in fields else \
+        next((row[k] for k in CHOICE_KEYS if row.get(k) is not None), None)
+    lettered = any(re.fullmatch(r"\s*[A-Ea-e]\s*", str(row.get(k, ""))) for k in CHOICE_GOLD_KEYS)
+    gold_keys = CHOICE_GOLD_KEYS + GOLD_KEYS if raw_choices is not None or lettered else GOLD_KEYS
     # A MATH-style row with both a bare "answer" and a "solution" keeps the bare answer as the reference.
-    gold = next((row[k] for k in GOLD_KEYS if row.get(k) is not None and str(row[k]).strip()), None)
-    if gold is None:
-        raise BenchmarkError(f"{where}: no reference answer field (one of {', '.join(GOLD_KEYS)})")
-    subject = next((str(row[k]) for k in SUBJECT_KEYS if row.get(k)), None)
-    known = set(QUESTION_KEYS) | set(GOLD_KEYS) | set(SUBJECT_KEYS) | {"level"}
+    gold = _mapped(row, fields, "answer", where) if "answer" in fields else \
+        next((row[k] for k in gold_keys if row.get(k) is not None and str(row[k]).strip()), None)
+    if gold is None or not str(gold).strip():
+        raise BenchmarkError(f"{where}: no reference answer field (one of {', '.join(gold_keys)})")
+    question, gold, choices = _choice_item(question, gold, raw_choices, where)
+    subject = str(_mapped(row, fields, "subject", where)) if "subject" in fields else \
+        next((str(row[k]) for k in SUBJECT_KEYS if row.get(k)), None)
+    known = set(QUESTION_KEYS) | set(GOLD_KEYS) | set(SUBJECT_KEYS) | {"level"} | set(fields.values())
+    known |= set(CHOICE_KEYS) | set(CHOICE_GOLD_KEYS) if choices else set()
     meta = {k: v for k, v in row.items() if k not in known and _jsonable(v)}
     meta["index"] = index
-    given = next((row[k] for k in ID_KEYS if row.get(k) not in (None, "")), None)
+    given = _mapped(row, fields, "id", where) if "id" in fields else \
+        next((row[k] for k in ID_KEYS if row.get(k) not in (None, "")), None)
     if given is not None:
         pid = str(given)
     elif id_mode == "hash":
         pid = content_id(prefix, question)
     else:
         pid = f"{prefix}-{index:05d}"
-    return Problem(id=pid, question=question, gold=str(gold), level=parse_level(row.get("level")),
-                   subject=subject, meta=meta)
+    level = _mapped(row, fields, "level", where) if "level" in fields else row.get("level")
+    return Problem(id=pid, question=question, gold=str(gold), level=parse_level(level), subject=subject, meta=meta,
+                   choices=choices)
+
+
+def _choice_item(question: str, gold: Any, raw_choices: Any, where: str) -> tuple[str, Any, dict | None]:
+    """(question with its options shown, gold letter, options) for a choice item; the row unchanged otherwise.
+
+    A row whose gold is a bare letter and whose question lists its options ('... A. 3 B. 4 ...') is one too."""
+    from mathbench.core.grading import normalize_choices
+    from mathbench.core.grading.choices import gold_letter
+
+    if hasattr(raw_choices, "tolist"):
+        raw_choices = raw_choices.tolist()
+    if raw_choices is None:
+        if not re.fullmatch(r"\s*[\(（]?[A-Ea-e][\)）]?\s*", str(gold)):
+            return question, gold, None
+        options = normalize_choices(question)  # the options written into the question itself
+        letter = gold_letter(gold, options) if options else None
+        return (question, letter, options) if options and letter else (question, gold, None)
+    options = normalize_choices(raw_choices)
+    if not options:
+        raise BenchmarkError(f"{where}: choices must be a list of options or a dict keyed A-E")
+    letter = gold_letter(gold, options)
+    if letter is None:
+        raise BenchmarkError(f"{where}: the answer {str(gold)[:40]!r} names none of the options {', '.join(options)}")
+    if not _lists_options(question, options):
+        question = question.rstrip() + "\n\n" + "\n".join(f"{k}. {v}" for k, v in options.items())
+    return question, letter, options
+
+
+def _lists_options(question: str, options: dict[str, str]) -> bool:
+    """Whether the question text already shows its options."""
+    flat = " ".join(question.split())
+    texts = [" ".join(v.split()) for v in options.values() if v.strip()]
+    return bool(texts) and all(t in flat for t in texts[:2])
 
 
 def _jsonable(value: Any) -> bool:
@@ -191,10 +268,13 @@ def load_benchmark(
     shuffle_seed: int | None = None,
     workspace: Any = None,
     id_mode: str = "index",
+    fields: dict[str, str] | None = None,
 ) -> list[Problem]:
     """Problems from a name, a file or `hf:NAME[:CONFIG][:SPLIT]`; filters, then seeded shuffle, then limit.
 
     Ids are "<file stem>-<row index>" (e.g. gsm8k-test-00042) unless rows carry an id, or id_mode="hash".
+    `fields` maps question/answer/choices/id/level/subject to a file's own keys (e.g. MathQA's 'Problem').
+    A row with choices (a list, a dict keyed A-E, or one labelled string) is a choice item with a gold letter.
     """
     spec_s = str(spec)
     resolved = resolve_spec(spec_s, workspace)
@@ -207,7 +287,7 @@ def load_benchmark(
         rows, prefix, where = read_records(resolved), _id_prefix(spec_s, resolved), str(resolved)
     problems = []
     for i, row in enumerate(rows):
-        problems.append(_to_problem(row, i, prefix, f"{where}:{i + 1}", id_mode))
+        problems.append(_to_problem(row, i, prefix, f"{where}:{i + 1}", id_mode, fields))
     seen: dict[str, int] = {}
     for i, p in enumerate(problems):
         if p.id in seen:
@@ -259,8 +339,10 @@ def answer_key(problems: Sequence[Problem]) -> dict[str, str]:
 
 def problem_hash(problem: Problem) -> str:
     """A short hash of what a problem asks and expects (id, question, reference, level, subject)."""
-    canon = json.dumps([problem.id, problem.question, problem.gold, problem.level, problem.subject],
-                       ensure_ascii=False, separators=(",", ":"))
+    what = [problem.id, problem.question, problem.gold, problem.level, problem.subject]
+    if problem.choices:
+        what.append(problem.choices)  # only choice items: other problems keep the hashes their runs recorded
+    canon = json.dumps(what, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()[:16]
 
 

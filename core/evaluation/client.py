@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from mathbench.core.evaluation.pot import Unanswered
+from mathbench.core.keyfile import API_KEY_FILE_ENV, take_key_file
 from mathbench.core.evaluation.transport import (
     DEFAULT_MAX_REPLY_BYTES,
     ReplyTooLarge,
@@ -31,11 +33,27 @@ API_KEY_ENV_VARS = ("MATHBENCH_API_KEY", "OPENAI_API_KEY")
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 DOWN_AFTER = 5  # consecutive connection failures on every endpoint that make the client pause
 
+_handed: dict[str, str | None] = {}
+_handed_lock = threading.Lock()
+
+
+def handed_key() -> str | None:
+    """The key our parent handed over in $MATHBENCH_API_KEY_FILE: read on first use, then the file is deleted."""
+    with _handed_lock:
+        if "key" not in _handed:
+            path = os.environ.pop(API_KEY_FILE_ENV, None)
+            _handed["key"] = take_key_file(path) if path else None
+        return _handed["key"]
+
 
 def resolve_api_key(explicit: str | None = None) -> str | None:
-    """The API key from the argument, else $MATHBENCH_API_KEY, else $OPENAI_API_KEY (None when unset)."""
+    """The API key from the argument, else the one handed over in a file, else $MATHBENCH_API_KEY, else
+    $OPENAI_API_KEY (None when there is none)."""
     if explicit:
         return explicit
+    handed = handed_key()
+    if handed:
+        return handed
     for name in API_KEY_ENV_VARS:
         value = os.environ.get(name)
         if value:
@@ -468,4 +486,4 @@ async def preflight(client: ChatClient) -> dict[str, dict]:
 
 
 __all__ = ["ChatClient", "ChatReply", "ChatError", "EndpointsDown", "ReplyTooLarge", "Sampling", "RetryInfo",
-           "EndpointStats", "preflight", "resolve_api_key", "API_KEY_ENV_VARS"]
+           "EndpointStats", "preflight", "resolve_api_key", "API_KEY_ENV_VARS", "handed_key"]

@@ -90,7 +90,8 @@ def paired_stats(a: Sequence[bool], b: Sequence[bool]) -> dict:
     ci = paired_bootstrap_ci(a, b)
     return {
         "n_paired": n, "a_paired_accuracy": acc_a, "b_paired_accuracy": acc_b,
-        "diff": (acc_b - acc_a) if n else None, "diff_ci95": list(ci) if ci else None,
+        "diff": (acc_b - acc_a) if acc_a is not None and acc_b is not None else None,
+        "diff_ci95": list(ci) if ci else None,
         "a_only": a_only, "b_only": b_only, "mcnemar_p": mcnemar_p(a_only, b_only) if n else None,
     }
 

@@ -7,7 +7,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from mathbench.core.evaluation.layout import RunError
+from mathbench.core.evaluation.layout import RunError, declared_samples
 from mathbench.core.evaluation.listing import run_status
 from mathbench.core.evaluation.report import LiveSummary
 from mathbench.core.evaluation.rundir import RunDir, as_run
@@ -89,7 +89,7 @@ class RunFollower:
     def status(self, *, running: bool) -> RunStatus:
         """Where the followed run stands, by the same rule as the run list (errors left: incomplete)."""
         total = self.manifest.get("total")
-        samples = self.manifest.get("samples") if isinstance(self.manifest.get("samples"), int) else 1
+        samples = declared_samples(self.manifest)
         summary = self.live.summary()
         return run_status(running=running, recorded=self.manifest.get("status"),
                           planned=total * samples if isinstance(total, int) else None, done=len(self.live),
@@ -100,7 +100,7 @@ class RunFollower:
         summary = self.live.summary()
         manifest = self.manifest
         total = manifest.get("total")
-        samples = manifest.get("samples") if isinstance(manifest.get("samples"), int) else 1
+        samples = declared_samples(manifest)
         planned = total * samples if isinstance(total, int) else None
         done = len(self.live)
         rate = tok_rate = None

@@ -48,6 +48,12 @@ class DuplicateResult(RunError, ValueError):
     """A record for an id that already has a finished (non-error) result."""
 
 
+def declared_samples(manifest: dict) -> int:
+    """Samples per problem a manifest declares (1 when it says nothing usable)."""
+    value = manifest.get("samples")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
+
 def check_id(record: Any, path: Path, line: int | None) -> Any:
     """The record's id; raises RunFileError (FILE:LINE) when it is not an object with a usable id."""
     if not isinstance(record, dict):

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mathbench.core.evaluation.layout import MANIFEST, RESULTS, RunError
+from mathbench.core.evaluation.layout import MANIFEST, RESULTS, RunError, declared_samples
 from mathbench.core.evaluation.report import summarize_records
 from mathbench.core.evaluation.rundir import RunDir, as_run
 from mathbench.core.records import RunStatus
@@ -109,7 +109,7 @@ def run_info(run: RunDir | Path | str) -> RunInfo:
     running = run.is_running()
     total = summary.get("total", 0)
     errors = summary.get("errors", 0)
-    samples = manifest.get("samples") if isinstance(manifest.get("samples"), int) else 1
+    samples = declared_samples(manifest)
     status = run_status(running=running, recorded=manifest.get("status"),
                         planned=planned * samples if planned is not None else None, done=total, errors=errors)
     return RunInfo(
@@ -173,9 +173,9 @@ def count_done(run_dir: Path | str) -> tuple[int, int | None]:
         manifest = run.manifest
     except (RunError, OSError):
         manifest = {}
-    samples = manifest.get("samples") if isinstance(manifest.get("samples"), int) else 1
+    samples = declared_samples(manifest)
     planned = manifest.get("total") if isinstance(manifest.get("total"), int) else None
     counter = _DONE_COUNTERS.get(run.path)
     if counter is None:
         counter = _DONE_COUNTERS[run.path] = _DoneCounter(run)
-    return counter.count(max(1, samples)), planned
+    return counter.count(samples), planned

@@ -90,7 +90,7 @@ def _finish(bucket: dict, total_correct: int | None = None) -> dict:
 def summarize_rows(rows: Iterable[dict]) -> dict:
     """Summary dict (see module doc) from item_row() rows."""
     overall = _empty()
-    grader = {"correct": 0, "wrong": 0, "uncertain": 0}
+    grader: dict[str, Any] = {"correct": 0, "wrong": 0, "uncertain": 0}
     human = {"reviewed": 0, "overrides": 0, "to_correct": 0, "to_wrong": 0, "pending": 0}
     levels: dict[str, dict] = {}
     subjects: dict[str, dict] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class EvalConfig:
     levels: list[int] | None = None
     subjects: list[str] | None = None
     shuffle_seed: int | None = None
+    fields: dict[str, str] | None = None  # a benchmark file's own keys for question/answer/choices/...
     prompt: str = "zh"
     max_rounds: int = 1
     sampling: Sampling | None = None  # None: greedy, or temperature 0.7 when samples > 1
@@ -55,6 +56,7 @@ class EvalConfig:
     down_wait: float = 60.0  # how long every endpoint may stay down before the run stops incomplete
     retry_after_max: float = 60.0
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+    manifest_extra: dict[str, Any] = field(default_factory=dict)  # more manifest keys (the model's training data)
     # Injection points (tests, benches): the code runner and the problem list.
     run_code: Callable[[str, float], Awaitable[Any]] | None = None
     problems: Sequence[Problem] | None = None
@@ -123,6 +125,7 @@ def build_manifest(config: EvalConfig, problems: Sequence[Problem], template_dic
         created=now,
         started=now,
         status=RunStatus.RUNNING.value,
+        extra={**({"fields": dict(config.fields)} if config.fields else {}), **config.manifest_extra},
     )
 
 
@@ -167,7 +170,7 @@ def config_from_manifest(manifest: dict, **overrides: Any) -> EvalConfig:
         model=manifest["model"], sampling=sampling, samples=int(manifest.get("samples") or 1),
         prompt=manifest.get("prompt_name") or "zh",
         max_rounds=manifest.get("max_rounds", 1), limit=manifest.get("limit"), levels=manifest.get("levels"),
-        subjects=manifest.get("subjects"), shuffle_seed=manifest.get("shuffle_seed"),
+        subjects=manifest.get("subjects"), shuffle_seed=manifest.get("shuffle_seed"), fields=manifest.get("fields"),
         code_timeout=manifest.get("code_timeout", 10.0), concurrency=manifest.get("concurrency", 16),
         timeout=manifest.get("timeout", 600.0), stream=manifest.get("stream", False),
     )

@@ -37,6 +37,7 @@ from mathbench.core.evaluation.runconfig import (
 )
 from mathbench.core.evaluation.rundir import RunDir
 from mathbench.core.records import ResultRecord, RunManifest, RunStatus, result_key
+from mathbench.core.sandbox.protections import sandbox_protections_async
 
 
 def make_record(problem: Problem, trace: PotTrace, grade: Any, gold_answer: str | None,
@@ -80,7 +81,7 @@ def _load_problems(config: EvalConfig) -> tuple[list[Problem], str | None]:
         resolved = resolve_spec(str(config.benchmark), config.workspace)
         problems = load_benchmark(config.benchmark, limit=config.limit, levels=config.levels,
                                   subjects=config.subjects, shuffle_seed=config.shuffle_seed,
-                                  workspace=config.workspace)
+                                  workspace=config.workspace, fields=config.fields)
     except (ValueError, OSError) as exc:
         raise EvalError(str(exc)) from None
     return problems, str(resolved)
@@ -119,8 +120,7 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
     A resume re-runs what has no record and what ended in an error. When every endpoint stays down
     longer than config.down_wait, the run stops as incomplete (what was in flight is not recorded).
     """
-    from mathbench.core.grading.extraction import extract_gold
-    from mathbench.core.grading.grader import grade
+    from mathbench.core.grading import extract_gold, grade
 
     emit = on_event or (lambda event: None)
     if config.samples < 1:
@@ -139,6 +139,7 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
         old = RunManifest.from_json(old_manifest)
         manifest.created, manifest.sessions, manifest.name = old.created, old.sessions, old.name
     run_code = config.run_code or _default_run_code()
+    manifest.sandbox = await sandbox_protections_async(config.run_code)
     sampled = config.samples > 1
     units = [(p, s if sampled else None) for p in problems for s in range(config.samples)]
 
@@ -171,7 +172,8 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
     if config.preflight:
         await _check_endpoints(client, config.model, manifest)
     writer = run.open_writer()  # raises RunLocked for a second writer
-    session = {"started": time.time(), "finished": None, "items": 0, "base_urls": list(config.base_urls)}
+    session: dict[str, Any] = {"started": time.time(), "finished": None, "items": 0,
+                               "base_urls": list(config.base_urls)}
     tally: Tally | None = None
     interrupted = False
     stopped: list[str] = []
@@ -212,8 +214,8 @@ async def run_eval(config: EvalConfig, on_event: Callable[[Any], None] | None = 
             g = None
             if trace.error is None:
                 try:
-                    g = await asyncio.to_thread(grade, problem.gold, trace.final_text,
-                                                timeout=config.grade_timeout)
+                    g = await asyncio.to_thread(grade, problem.gold, trace.final_text, timeout=config.grade_timeout,
+                                                choices=problem.choices, question=problem.question)
                 except Exception as exc:  # noqa: BLE001 - a grader failure is recorded, not fatal
                     trace.error = f"grading failed: {type(exc).__name__}: {exc}"
             record = make_record(problem, trace, g, gold_answer, sample)

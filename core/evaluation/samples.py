@@ -27,6 +27,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         raise ValueError(f"k = {k} is more than the {n} samples")
     if n - c < k:
         return 1.0
+    if k == 1:
+        return c / n
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 

@@ -1,7 +1,8 @@
-"""Time limits for grading: a signal timer that interrupts Python code on the main thread."""
+"""Limits for grading: a signal timer for the main thread, and size checks for what no timer can stop."""
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 
@@ -33,3 +34,45 @@ class time_limit:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.old)
         return False
+
+
+class TooLarge(Exception):
+    """An answer too large to read or compare safely (huge exponents, thousands of digits, deep nesting)."""
+
+
+MAX_TEXT = 20_000  # longer texts are cut to their tail: answers sit at the end, and every scan stays short
+MAX_DIGITS = 4_000  # Python refuses to convert integers of more than 4,300 digits
+MAX_EXPONENT = 10_000  # 10**10_000 takes microseconds; 10**999_999_999 never finishes
+MAX_SYMBOLIC = 1_500  # characters of one answer handed to sympy
+MAX_DEPTH = 60  # bracket nesting handed to sympy's recursive parser
+
+_EXPONENT = re.compile(r"(?:\^|\*\*)\s*\{?\s*\(?\s*\+?(\d{5,})")
+_FACTORIAL = re.compile(r"(\d{4,})\s*!|factorial\(\s*(\d{4,})|\\[dt]?binom\s*\{\s*(\d{5,})|binomial\(\s*(\d{5,})")
+_OPAQUE = re.compile(r"(?:factorial|binomial|gamma)\(\s*(?![\d\s]{1,6}[,)])")  # a computed argument: no size known
+_MAX_FACTORIAL = 5_000
+
+
+def check_size(text: str) -> None:
+    """Raise TooLarge when an answer could make sympy work without bound (and no timer can stop C code)."""
+    if len(text) > MAX_SYMBOLIC:
+        raise TooLarge(f"{len(text)} characters")
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise TooLarge(f"nested {deepest} deep")
+    for m in _EXPONENT.finditer(text):
+        if len(m.group(1)) > 12 or int(m.group(1)) > MAX_EXPONENT:
+            raise TooLarge(m.group(0)[:40])
+    if _OPAQUE.search(text):
+        raise TooLarge(_OPAQUE.search(text).group(0))
+    for m in _FACTORIAL.finditer(text):
+        n = next(g for g in m.groups() if g)
+        if len(n) > 12 or int(n) > _MAX_FACTORIAL:
+            raise TooLarge(m.group(0)[:40])
+    if re.search(r"\d{%d,}" % MAX_DIGITS, text):
+        raise TooLarge("a number of thousands of digits")

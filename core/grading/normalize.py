@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+
+from mathbench.core.grading.limits import MAX_DIGITS, MAX_EXPONENT, TooLarge
 
 # Words that look like units but are mathematics, so they are never stripped after a number.
 _MATH_WORDS = {"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "cot", "sec", "csc", "mod", "inf", "infty", "deg"}
@@ -26,13 +29,13 @@ _WRAPPERS = [
     (re.compile(r"\\\$|\\(?:textdollar|dollar)\b"), ""),
 ]
 _DELIMS = re.compile(r"^\s*(?:\$\$|\$|\\\(|\\\[)\s*(.*?)\s*(?:\$\$|\$|\\\)|\\\])\s*$", re.DOTALL)
-_TRAIL_PUNCT = re.compile(r"[\s.。,，;；:：!！?？]+$")
+_TRAIL_PUNCT = re.compile(r"(?:[\s.。,，;；:：！?？]|(?<![\d)}!])!)+$")  # '5!' keeps its factorial sign
 
-_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d*|\.\d+|\d+)"
+_NUM = r"(?:[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?|\d+\.\d*|\.\d+|\d+)"
 _NUMBER_RE = re.compile(
     rf"^(?P<sign>[-+−]?)\s*(?P<cur>[$¥￥€£₹])?\s*(?P<num>{_NUM})"
     r"(?:\s*(?:[eE](?P<exp>[+-]?\d+)|\\times\s*10\^\{?(?P<exp2>[-+−]?\d+)\}?))?"
-    r"\s*(?P<pct>\\?%|percent\b|个百分点)?$"
+    r"\s*(?P<pct>\\?%|(?:percent(?:age)?|per\s?cent|pct|pour\s?cent|por\s?ciento|prozent|procent)\b|个百分点)?$"
 )
 _FRAC_RE = re.compile(r"^(?P<sign>[-+−]?)\s*(?:\\frac\{\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}|(?P<c>\d+)\s*/\s*(?P<d>\d+))$")
 _SIGNED_FRAC_RE = re.compile(r"^\\frac\{\s*(?P<sign>[-+−])\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}$")
@@ -41,14 +44,16 @@ _REPEATING_RE = re.compile(r"^(?P<sign>[-+−]?)(?P<i>\d*)\.(?P<f>\d*)\\overline
 _MIXED_RE = re.compile(r"^(?P<sign>[-+−]?)\s*(?P<w>\d+)\s*\\frac\{\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}$")
 # A unit after a number: CJK words, or a Latin word of two letters or more (single letters may be variables).
 _UNIT_WORD = r"(?:[A-Za-z]{2,}(?:\^\{?[23]\}?)?\.?|[\u4e00-\u9fff]+)"  # 'cm^2' carries its power
-_UNIT_TAIL = re.compile(rf"^(?P<head>.*?\d\s*%?)\s*(?P<unit>{_UNIT_WORD}(?:\s+{_UNIT_WORD})*)$")
+_UNIT_TAIL = re.compile(rf"^(?P<head>.*?(?:\d\s*%?|\}}))\s*(?P<unit>{_UNIT_WORD}(?:\s+{_UNIT_WORD})*)$")
 _ASSIGN_RE = re.compile(
     r"^\s*(?:[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+(?:\{[A-Za-z]\})?|\\(?:mathbf|vec|bold|boldsymbol)\s*\{?[A-Za-z]\}?)"
     r"\s*(?:=|\\approx|≈)\s*(?P<rhs>[^=<>]+)$",
     re.DOTALL,
 )
+_MEMBER_RE = re.compile(r"^\s*[A-Za-z]\s*\\in\s*(?P<rhs>[\[(].*[\])])\s*$", re.DOTALL)
 _ARITH_RE = re.compile(r"^(?:[\d\s+\-*/×÷().,=^{}]|\\(?:times|cdot|div|frac|left|right))+$")
 _BASE_RE = re.compile(r"^(?P<digits>[0-9A-Za-z]+)_\{?(?P<base>\d+)\}?$")
+_LABELLED_OPTION = re.compile(r"^(?:\(\s*(?P<l>[A-E])\s*\)\s*|(?P<m>[A-E])[.:)]\s+)\S")  # '(D) Alina'
 _CHOICE_RE = re.compile(r"^\(?\s*(?P<l>[A-Ea-e])\s*\)?\.?$")
 
 
@@ -67,26 +72,29 @@ class Number:
 
 
 def strip_delimiters(text: str) -> str:
-    """Remove one pair of surrounding math delimiters ($..$, \\(..\\), \\[..\\])."""
-    prev = None
+    """Remove surrounding math delimiters ($..$, \\(..\\), \\[..\\]), pair by pair."""
     text = text.strip()
-    while prev != text:
-        prev = text
+    for _ in range(8):
         m = _DELIMS.match(text)
-        if m:
-            text = m.group(1).strip()
+        if not m:
+            break
+        text = m.group(1).strip()
     return text
 
 
 def unwrap_text(text: str) -> str:
     """Replace \\text{..}-style commands by their content."""
-    prev = None
-    while prev != text:
-        prev = text
-        text = _TEXT_RE.sub(lambda m: m.group(1), text)
+    for _ in range(8):  # nesting deeper than this is no answer anyone writes
+        prev, text = text, _TEXT_RE.sub(lambda m: m.group(1), text)
+        if text == prev:
+            break
     return text
 
 
+_JOINERS = [
+    (re.compile(r"(?<=[\d}\)])\s*(?:\\text\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b)\s*(?=[-\d\\(]|[A-Za-z]\w*\s*=)"), ", "),
+    (re.compile(r",\s*(?:\\text\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b)\s*"), ", "),  # '19, 46, and 82'
+]
 _UNICODE_MATH = [
     (re.compile(r"√\s*\(([^()]*)\)"), r"\\sqrt{\1}"),
     (re.compile(r"√\s*([0-9.]+|[A-Za-z])"), r"\\sqrt{\1}"),
@@ -103,21 +111,37 @@ _UNICODE_MATH = [
     (re.compile("∈"), r"\\in "),
     (re.compile("[（]"), "("),
     (re.compile("[）]"), ")"),
-    (re.compile(r"(?<=[\d}\)])\s*(?:\\text\s*\{\s*(?:and|or)\s*\}|\band\b)\s*(?=[-\d\\(])"), ", "),
     # a Chinese "or"/"and" between two pieces of mathematics separates answers
     (re.compile(r"(?<=[^\u4e00-\u9fff\s])\s*(?:或者|或|和|以及|及|且)\s*(?=[^\u4e00-\u9fff\s])"), ", "),
 ]
 
 
+_SPACES = str.maketrans({"\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ", "\u3000": " ", "\u2002": " ",
+                        "\u2003": " ", "\u200b": "", "\ufeff": "", **{chr(0xFF10 + i): str(i) for i in range(10)}})
+_ARRAY_MATRIX = re.compile(
+    r"(?:\\left\s*)?[\[(]\s*\\begin\{array\}\{[^{}]*\}(?P<body>.*?)\\end\{array\}\s*(?:\\right\s*)?[\])]", re.DOTALL)
+
+
+def plain_spaces(text: str) -> str:
+    """Every kind of space (no-break, thin, ideographic) as a plain one; full-width digits as ASCII."""
+    return text.translate(_SPACES)
+
+
+@functools.lru_cache(maxsize=4096)
 def clean(answer: str) -> str:
     """A canonical printed form of an answer: no delimiters, sizing commands, degrees, currency or end punctuation."""
-    s = strip_delimiters(answer)
+    s = strip_delimiters(plain_spaces(answer))
+    s = _ARRAY_MATRIX.sub(lambda m: "\\begin{pmatrix}" + m.group("body") + "\\end{pmatrix}", s)
+    s = re.sub(r"\\begin\{[bBvV]?matrix\}", r"\\begin{pmatrix}", s)
+    s = re.sub(r"\\end\{[bBvV]?matrix\}", r"\\end{pmatrix}", s)
     s = s.replace("\\%", "%").replace("％", "%").replace("，", ",").replace("−", "-").replace("：", ":")
     for pattern, repl in _UNICODE_MATH:
         s = pattern.sub(repl, s)
     for pattern, repl in _WRAPPERS:
         s = pattern.sub(repl, s)
     s = re.sub(r"\$", "", s)
+    for pattern, repl in _JOINERS:
+        s = pattern.sub(repl, s)
     s = _strip_text_units(s)
     s = _TRAIL_PUNCT.sub("", s.strip())
     s = re.sub(r"\s+", " ", s).strip()
@@ -152,8 +176,8 @@ def _strip_text_units(s: str) -> str:
 
 
 def strip_assignment(s: str) -> str:
-    """'x = 5' -> '5' (a single variable assigned a value); anything else unchanged."""
-    m = _ASSIGN_RE.match(s)
+    """'x = 5' -> '5', 'x \\in (1, 2)' -> '(1, 2)' (a single variable given a value or a set); else unchanged."""
+    m = _ASSIGN_RE.match(s) or _MEMBER_RE.match(s)
     return m.group("rhs").strip() if m else s
 
 
@@ -243,6 +267,8 @@ def _number_forms(s: str):
 
 def _read_number(s: str) -> Number | None:
     s = s.strip().replace("−", "-")
+    if re.search(r"\d{%d,}" % MAX_DIGITS, s):
+        raise TooLarge("a number of thousands of digits")
     m = _NUMBER_RE.match(s)
     if m:
         num = m.group("num").replace(",", "")
@@ -253,6 +279,8 @@ def _read_number(s: str) -> Number | None:
         if "." in num:
             decimals = len(num.split(".", 1)[1])
             ulp = Fraction(1, 10**decimals)
+        if exp and (len(exp.lstrip("+-")) > 6 or abs(int(exp)) > MAX_EXPONENT):
+            raise TooLarge(f"10^{exp}")
         if exp:
             scale = Fraction(10) ** int(exp)
             value *= scale
@@ -287,7 +315,10 @@ def choice_letter(answer: str) -> str | None:
     s = unwrap_text(clean(answer))
     s = re.sub(r"^(?:option|choice|选项|答案)\s*", "", s, flags=re.I)
     m = _CHOICE_RE.match(s.strip())
-    return m.group("l").upper() if m else None
+    if m:
+        return m.group("l").upper()
+    m = _LABELLED_OPTION.match(s.strip())
+    return (m.group("l") or m.group("m")) if m else None
 
 
 def base_digits(answer: str) -> tuple[str, int] | None:
@@ -305,3 +336,17 @@ def plain_words(answer: str) -> str | None:
     if re.fullmatch(r"[a-z][a-z' \-]*[a-z]|[\u4e00-\u9fff]+", s) and len(s) >= 2:
         return s
     return None
+
+
+_DECIMAL_COMMA = re.compile(r"^(?P<sign>[-+−]?)(?P<int>\d+),(?P<frac>\d+)(?P<tail>\s*(?:[$€£¥%]|[A-Za-z²³]{1,3})?)$")
+
+
+def decimal_comma(answer: str) -> str | None:
+    """'1000,99' / '2,74 $' / '0,111' -> the same number with a decimal point, when the comma cannot group thousands."""
+    m = _DECIMAL_COMMA.match(clean(answer))
+    if not m:
+        return None
+    whole, frac = m.group("int"), m.group("frac")
+    if len(frac) == 3 and 1 <= len(whole) <= 3 and not whole.startswith("0"):
+        return None  # 1,000: a thousands separator
+    return f"{m.group('sign')}{whole}.{frac}"

@@ -17,23 +17,27 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-from mathbench.core.grading import rules
-from mathbench.core.grading.rules import UNCERTAIN, Grade, NeedsSymbolic
+from mathbench.core.grading import judge
+from mathbench.core.grading.rules import Grade, NeedsSymbolic
+from mathbench.core.records import Verdict
 
-STARTUP = 60.0  # a fresh worker imports sympy and math-verify before its first answer
-_POLL = 0.25  # how often the dispatcher looks at the clock when no answer arrives
-
-
-def _hard_deadline(timeout: float) -> float:
-    return timeout * 2 + 3.0  # the worker's own timer fires at `timeout`; this catches what it cannot stop
+STARTUP = 60.0  # a fresh worker imports sympy and math-verify before it takes its first item
+HARD_MARGIN = 1.0  # the worker's own timer fires at the deadline; a worker still busy this much later is killed
+INLINE_CHARS = 8_000  # longer items skip the in-thread pass: only a worker process can be stopped mid-regex
+_POLL = 0.1  # how often the dispatcher looks at the clock when no answer arrives
 
 
 def _worker_main(read_fd: int, write_fd: int) -> None:
-    """Worker loop: receive lists of (index, kind, gold, pred, timeout), send back (index, grade fields) each."""
+    """Worker loop: warm up and say so, then take lists of (index, kind, gold, pred, timeout, extra) and send
+    back (index, grade fields) for each."""
     from multiprocessing.connection import Connection
+
+    from mathbench.core.grading import symbolic
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     rx, tx = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    symbolic.warm_up()
+    tx.send(("ready", None))
     while True:
         try:
             batch = rx.recv()
@@ -41,11 +45,11 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
             return
         if batch is None:
             return
-        for idx, kind, gold, pred, timeout in batch:
+        for idx, kind, gold, pred, timeout, extra in batch:
             try:
-                g = rules.grade_here(kind, gold, pred, timeout)
-            except Exception as exc:  # noqa: BLE001 - one bad item must not kill the worker
-                g = Grade(UNCERTAIN, f"error:{type(exc).__name__}", None, None)
+                g = judge.grade_here(kind, gold, pred, timeout, extra)
+            except BaseException:  # noqa: BLE001 - one bad item must not kill the worker
+                g = judge.unfinished(kind, gold, pred, "grader-error")
             tx.send((idx, (str(g.verdict), g.reason, g.gold_answer, g.pred_answer, g.rule)))
 
 
@@ -72,8 +76,9 @@ class _Worker:
         os.close(from_child_w)
         self.tx = Connection(to_child_w, readable=False)
         self.rx = Connection(from_child_r, writable=False)
-        self.pending: deque = deque()  # (index, kind, gold, pred, timeout) sent, not yet answered, in order
-        self.current_since = time.monotonic()
+        self.pending: deque = deque()  # (index, kind, gold, pred, timeout, extra) sent, not yet answered, in order
+        self.started = self.current_since = time.monotonic()
+        self.ready = False
         self.answered = 0
 
     def alive(self) -> bool:
@@ -86,11 +91,12 @@ class _Worker:
         self.tx.send(items)  # pending first: if the pipe is broken, the items are still accounted for
 
     def overran(self, now: float) -> bool:
-        """Whether the item it works on has run past its hard deadline (or the worker died)."""
+        """Whether the item it works on has run past its deadline by HARD_MARGIN (or the worker died)."""
+        if not self.ready:
+            return not self.alive() or now - self.started > STARTUP
         if not self.pending:
             return False
-        limit = _hard_deadline(self.pending[0][4]) + (STARTUP if self.answered == 0 else 0.0)
-        return not self.alive() or now - self.current_since > limit
+        return not self.alive() or now - self.current_since > self.pending[0][4] + HARD_MARGIN
 
     def kill(self) -> None:
         if self.alive():
@@ -125,12 +131,14 @@ class GradingPool:
         self._thread = threading.Thread(target=self._loop, name="grading-pool", daemon=True)
         self._thread.start()
 
-    def submit(self, kind: str, gold: str, pred: str, timeout: float = 5.0, *, fast: bool = True) -> Future:
-        """Grade one item ('full' texts or an 'answer' pair); the pure-Python pass runs here, the rest in a worker."""
+    def submit(self, kind: str, gold: str, pred: str, timeout: float = 5.0, *, extra: dict | None = None,
+               fast: bool = True) -> Future:
+        """Grade one item ('full' texts or an 'answer' pair); the pure-Python pass of a short item runs here,
+        the rest in a worker. `extra` holds grade_texts' keywords (choices, question)."""
         fut: Future = Future()
-        if fast:
+        if fast and len(str(gold)) + len(str(pred)) <= INLINE_CHARS:
             try:
-                fut.set_result(rules.fast_grade(kind, gold, pred))
+                fut.set_result(judge.fast_grade(kind, gold, pred, timeout, extra))
                 return fut
             except NeedsSymbolic:
                 pass
@@ -140,7 +148,7 @@ class GradingPool:
             idx = self._next
             self._next += 1
             self._futures[idx] = fut
-            self._queue.append((idx, kind, gold, pred, timeout))
+            self._queue.append((idx, kind, gold, pred, timeout, extra))
         os.write(self._wake_w, b"x")
         return fut
 
@@ -167,7 +175,7 @@ class GradingPool:
                 if closed:
                     break
                 self._feed()
-                busy = [w for w in self._workers if w.pending]
+                busy = [w for w in self._workers if w.pending or not w.ready]
                 ready = wait_ready([w.rx for w in busy] + [self._wake_r], timeout=_POLL)
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
@@ -208,27 +216,33 @@ class GradingPool:
 
     def _collect(self, w: _Worker) -> None:
         try:
-            while w.pending and w.rx.poll():
+            while (w.pending or not w.ready) and w.rx.poll():
                 idx, fields = w.rx.recv()
-                w.pending.popleft()
                 w.current_since = time.monotonic()
+                if idx == "ready":
+                    w.ready = True
+                    continue
+                w.pending.popleft()
                 w.answered += 1
-                self._settle(idx, Grade(rules.Verdict(fields[0]), *fields[1:]))
+                self._settle(idx, Grade(Verdict(fields[0]), *fields[1:]))
         except (EOFError, OSError):
             pass  # it died: _replace sees it
 
     def _replace(self, w: _Worker) -> None:
         """Settle the item a dead or overrunning worker held, put its other items back, start a fresh worker."""
-        stuck = w.pending.popleft()
-        if not w.alive() and w.answered == 0:
+        if not w.ready:
             self._failed_starts += 1
+            stuck = None
+        else:
+            stuck = w.pending.popleft() if w.pending else None
         w.kill()
         self._workers.remove(w)
         with self._lock:
             self._queue.extendleft(reversed(w.pending))
         if self._failed_starts >= 2:
             raise RuntimeError("grading worker processes fail to start")
-        self._settle(stuck[0], rules.fallback_grade(*stuck[1:4]))
+        if stuck is not None:
+            self._settle(stuck[0], judge.unfinished(*stuck[1:4]))
 
     def _settle(self, idx: int, grade: Grade) -> None:
         with self._lock:
@@ -249,7 +263,7 @@ class GradingPool:
                 fut.set_exception(exc)
             else:
                 it = items.get(idx)
-                fut.set_result(rules.fallback_grade(*it[1:4]) if it else Grade(UNCERTAIN, "timeout", None, None))
+                fut.set_result(judge.unfinished(*it[1:4]) if it else judge.unfinished("full", None, None))
 
 
 _SHARED: GradingPool | None = None
@@ -257,11 +271,12 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_pool() -> GradingPool:
-    """The process-wide pool (one worker, started on first use) for grading off the main thread."""
+    """The process-wide pool (a worker per two cores, up to four, started as needed) for grading off the main
+    thread."""
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None or _SHARED._closed or not _SHARED._thread.is_alive():
-            _SHARED = GradingPool(workers=1, chunk=1)
+            _SHARED = GradingPool(workers=max(1, min(4, (os.cpu_count() or 2) // 2)), chunk=1)
         return _SHARED
 
 
@@ -271,16 +286,30 @@ def _close_shared() -> None:
         _SHARED.close()
 
 
+def _item(entry) -> tuple:
+    """(gold, prediction, extra) from (gold, prediction[, choices[, question]]); a choice item's gold may be an
+    option's index."""
+    gold, pred, *rest = entry
+    extra = {}
+    if rest and rest[0] is not None:
+        extra["choices"] = rest[0]
+    if len(rest) > 1 and rest[1]:
+        extra["question"] = str(rest[1])
+    keep = extra.get("choices") is not None and isinstance(gold, int) and not isinstance(gold, bool)
+    return (gold if keep else "" if gold is None else str(gold)), ("" if pred is None else str(pred)), (extra or None)
+
+
 def grade_many(
-    pairs: Iterable[tuple[str, str]],
+    pairs: Iterable[tuple],
     *,
     workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     timeout: float = 5.0,
     chunk: int = 4,
 ) -> list[Grade]:
-    """Grade (gold, prediction) full texts across all cores; an item that overruns becomes uncertain 'timeout'."""
-    items = [(str(g) if g is not None else "", str(p) if p is not None else "") for g, p in pairs]
+    """Grade (gold, prediction[, choices[, question]]) full texts across all cores, each within `timeout`
+    seconds; an item the grader cannot finish is uncertain ('too-large' or 'grader-error'), never a lost batch."""
+    items = [_item(entry) for entry in pairs]
     total = len(items)
     results: list[Grade | None] = [None] * total
     done = 0
@@ -291,24 +320,27 @@ def grade_many(
         if on_progress is not None:
             on_progress(done, total)
 
+    main = threading.current_thread() is threading.main_thread()
     slow: list[int] = []
-    for i, (gold, pred) in enumerate(items):
+    for i, (gold, pred, extra) in enumerate(items):
+        if not main and len(str(gold)) + len(pred) > INLINE_CHARS:
+            slow.append(i)  # off the main thread no timer can stop a long scan: a worker takes it
+            continue
         try:
-            results[i] = rules.fast_grade("full", gold, pred)
+            results[i] = judge.fast_grade("full", gold, pred, timeout, extra)
             finished()
         except NeedsSymbolic:
             slow.append(i)
     n_workers = max(1, min(workers or os.cpu_count() or 1, math.ceil(len(slow) / 4)))
-    main = threading.current_thread() is threading.main_thread()
     # a handful of symbolic items costs less here than starting worker processes (each imports sympy)
-    if (len(slow) <= 16 and main) or (n_workers == 1 and main):
+    if main and (len(slow) <= 16 or n_workers == 1):
         for i in slow:
-            results[i] = rules.grade_here("full", items[i][0], items[i][1], timeout)
+            results[i] = judge.grade_here("full", *items[i][:2], timeout, items[i][2])
             finished()
     elif slow:
         pool = GradingPool(n_workers, chunk) if len(slow) > 2 else shared_pool()
         try:
-            futures = {pool.submit("full", *items[i], timeout, fast=False): i for i in slow}
+            futures = {pool.submit("full", *items[i][:2], timeout, extra=items[i][2], fast=False): i for i in slow}
             waiting = set(futures)
             while waiting:
                 ready, waiting = wait(waiting, return_when=FIRST_COMPLETED)

@@ -1,4 +1,4 @@
-"""The comparison rules: two answers, or two full texts, to a three-way verdict with its reason."""
+"""The comparison rules: two extracted answers to a three-way verdict with its reason."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from fractions import Fraction
 
 from mathbench.core.grading import normalize as nz
 from mathbench.core.grading import symbolic as sym
-from mathbench.core.grading.extraction import extract_answer, extract_gold, find_choice
-from mathbench.core.grading.limits import Timeout, time_limit
+from mathbench.core.grading.limits import check_size
 from mathbench.core.records import Verdict
 
 CORRECT, WRONG, UNCERTAIN = Verdict.CORRECT, Verdict.WRONG, Verdict.UNCERTAIN
-MAX_TEXT = 20_000  # longer replies are cut to their tail: answers sit at the end, regexes stay fast
 
 
 @dataclass
@@ -83,7 +81,8 @@ def _compare_numbers(gn: nz.Number, pn: nz.Number) -> tuple[str, str]:
     if gn.value and d / abs(gn.value) <= Fraction(1, 10**7):
         return CORRECT, "numeric-6sig"
     if d <= gn.ulp / 2:
-        return UNCERTAIN, "rounds-to-gold"
+        # a gold printed to six or more significant digits is a value, not a rough figure
+        return (CORRECT, "numeric-6sig") if gn.sig >= 6 else (UNCERTAIN, "rounds-to-gold")
     return WRONG, "not-equal"
 
 
@@ -107,7 +106,101 @@ def _words_equal(a: str, b: str) -> bool:
     return a == b
 
 
-def _compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
+_RELATION = re.compile(r"\\approx|≈|\\simeq|(?<![<>!=\\])=(?!=)")
+_HEDGE = re.compile(r"\b(?:or|maybe|perhaps|possibly|probably|either)\b|或者|或是|还是|可能|也许|大概|または", re.I)
+_DECIMAL = re.compile(r"\d\.\d")
+
+
+def _final_side(s: str) -> str:
+    """The last side of a relation chain ('x = 5+5+1 = 7 = 11' -> '11', 'x = 1/3 \\approx 0.33' -> '1/3'); else s."""
+    sides, ops, depth, start = [], [], 0, 0
+    for m in re.finditer(r"[([{]|[)\]}]|" + _RELATION.pattern, s):
+        tok = m.group(0)
+        if tok in "([{":
+            depth += 1
+        elif tok in ")]}":
+            depth -= 1
+        elif depth == 0:
+            sides.append(s[start : m.start()])
+            ops.append("=" if tok == "=" else "~")
+            start = m.end()
+    sides.append(s[start:])
+    if len(ops) < 2 or not sides[-1].strip() or len(nz.split_top_level(s)) > 1:
+        return s  # no chain, or a list of answers ('x=2, x=3')
+    eq = [i for i, op in enumerate(ops) if op == "="]
+    pick = sides[eq[-1] + 1] if eq else sides[-1]
+    return pick.strip() or s
+
+
+def _bare(s: str) -> str:
+    """s without one pair of parentheses around all of it when they hold a relation ('(35 + 70 = 105)')."""
+    m = re.fullmatch(r"\((.*)\)", s.strip())
+    if m and "=" in m.group(1) and nz.split_top_level(m.group(1)) == [m.group(1).strip()]:
+        depth = 0
+        for ch in m.group(1):
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if depth < 0:
+                return s
+        return m.group(1).strip()
+    return s
+
+
+def _alternatives(p: str) -> list[str] | None:
+    """The values of an answer that hedges between several ('3 or maybe 2'), or of an unbracketed list."""
+    if _HEDGE.search(p) and not re.search(r"\\|[=<>]", p):
+        values = list(dict.fromkeys(n for n in re.findall(r"-?\d+(?:\.\d+)?(?:/\d+)?", p)))
+        if len(values) >= 2:
+            return values
+    parts = nz.split_top_level(p)
+    if len(parts) >= 2 and all(parts):
+        return [nz.strip_assignment(x) for x in parts]
+    return None
+
+
+def _single_valued(g: str) -> bool:
+    return not re.search(r"[,;]|\\pm|\\mp|±|∓", g)
+
+
+def _structure(s: str) -> tuple[str, tuple, list[str]] | None:
+    """(kind, shape, entries) of a matrix, vector, tuple or interval written out, else None."""
+    s = s.strip()
+    m = re.fullmatch(r"\(?\s*\\begin\{pmatrix\}(?P<body>.*?)(?:\\\\\s*)?\\end\{pmatrix\}\s*\)?", s, re.DOTALL)
+    if m:
+        rows = [[c.strip() for c in r.split("&")] for r in re.split(r"\\\\", m.group("body")) if r.strip()]
+        if not rows or len({len(r) for r in rows}) != 1:
+            return None
+        if len(rows[0]) == 1 or len(rows) == 1:  # a column or row vector reads as a tuple
+            flat = [c for r in rows for c in r]
+            return "tuple", ("(", ")", len(flat)), flat
+        return "matrix", (len(rows), len(rows[0])), [c for r in rows for c in r]
+    if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and nz.split_top_level(s[1:-1]) != [s[1:-1]]:
+        inner = s[1:-1]
+        depth = 0
+        for ch in inner:
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if depth < 0:
+                return None
+        entries = nz.split_top_level(inner)
+        return "tuple", (s[0], s[-1], len(entries)), entries
+    return None
+
+
+def _compare_structures(g: str, p: str, symbolic: bool) -> tuple[str, str] | None:
+    """Entry by entry, when both sides are the same kind of structure and decimals are involved."""
+    gs, ps = _structure(g), _structure(p)
+    if not gs or not ps or gs[0] != ps[0] or gs[1] != ps[1]:
+        return None
+    verdicts = [compare(a, b, symbolic)[0] for a, b in zip(gs[2], ps[2])]
+    if all(v == CORRECT for v in verdicts):
+        return CORRECT, "symbolic"
+    if any(v == WRONG for v in verdicts):
+        return WRONG, "not-equal"
+    return UNCERTAIN, "float-close-not-equal"  # entries that are roundings of the gold's, never a wrong answer
+
+
+def compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
     """Verdict and reason for two extracted answers; raises NeedsSymbolic when sympy is needed but not allowed."""
     g, p = nz.clean(gold), nz.clean(pred)
     if not p:
@@ -116,27 +209,50 @@ def _compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
         return UNCERTAIN, "no-gold"
     if g == p or _canon(g) == _canon(p):
         return CORRECT, "exact"
-    if "=" in p and "=" not in g:
+    gf, pf = _final_side(_bare(g)), _final_side(_bare(p))
+    if (gf, pf) != (g, p):
+        return compare(gf, pf, symbolic)
+    if ("=" in p and "=" not in g) or ("\\in" in p and "\\in" not in g and not re.search(r"[<>]|\\[lg]e", g)):
         rhs = nz.strip_assignments(p)
         if rhs != p:
-            return _compare(g, rhs, symbolic)
+            return compare(g, rhs, symbolic)
     g_rhs, p_rhs = _function_rhs(g, p)
     if g_rhs is not None:
-        return _compare(g_rhs, p_rhs, symbolic)
+        return compare(g_rhs, p_rhs, symbolic)
     if re.fullmatch(r"\[[^\[\]]*,[^\[\]]*\]", p) and not re.match(r"^[\[(].*[\])]$", g):
-        return _compare(g, p[1:-1], symbolic)  # a printed Python list of solutions
+        return compare(g, p[1:-1], symbolic)  # a printed Python list of solutions
+    if re.fullmatch(r"\([^()]*,[^()]*\)", g) and "," in p and not re.match(r"^\s*[\[(]", p):
+        return compare(g, f"({p})", symbolic)  # '7, 6' for the pair (7, 6): read in the gold's order
     gl = nz.choice_letter(g)
     if gl:
         pl = nz.choice_letter(p)
         if pl:
             return (CORRECT, "choice") if pl == gl else (WRONG, "choice")
     gn, pn = nz.parse_number(g), nz.parse_number(p)
+    if gn and not pn and (dc := nz.decimal_comma(p)):
+        pn = nz.parse_number(dc)  # '1000,99' against 1000.99: a decimal comma
+    elif pn and not gn and (dc := nz.decimal_comma(g)):
+        gn = nz.parse_number(dc)
     if gn and pn:
         return _compare_numbers(gn, pn)
+    if gn and re.fullmatch(r"-?[\[(].*,.*[\])]", p):
+        return WRONG, "not-equal"  # a number against an interval or a tuple
+    if gn and "=" in p and re.search(r"\d", p.rsplit("=", 1)[0]) and re.search(r"[A-Za-z]", p):
+        return WRONG, "not-equal"  # a number against an equation still to solve ('x + 2x = 105')
     if gn:
         clock = _clock_hours(p)
         if clock is not None:
             return (CORRECT, "time") if gn.value in clock else (WRONG, "not-equal")
+    gc, pc = _clock_hours(g), _clock_hours(p)
+    if gc and pc:
+        return (CORRECT, "time") if gc & pc else (WRONG, "not-equal")
+    if _single_valued(g) and (alts := _alternatives(p)) and len(alts) >= 2:
+        verdicts = [compare(g, a, symbolic)[0] for a in alts]
+        if all(v == CORRECT for v in verdicts):
+            return CORRECT, "exact"
+        if any(v != WRONG for v in verdicts):
+            return UNCERTAIN, "several-values"  # the gold among other values: which one did it mean?
+        return WRONG, "not-equal"
     gb, pb = nz.base_digits(g), nz.base_digits(p)
     if gb and (pb or re.fullmatch(r"[0-9A-Za-z]+", p)):
         return (CORRECT, "exact") if (pb[0] if pb else p.upper()) == gb[0] and (not pb or pb[1] == gb[1]) else (WRONG, "not-equal")
@@ -147,8 +263,12 @@ def _compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
         return WRONG, "not-equal"
     if gn and gn.is_exact and gn.value.denominator == 1 and pw:
         return WRONG, "not-equal"  # an integer gold against a word answer
+    if _DECIMAL.search(g + p) and (found := _compare_structures(g, p, symbolic)) is not None:
+        return found
     if not symbolic:
         raise NeedsSymbolic()
+    check_size(g)
+    check_size(p)
     if pn and not pn.is_exact:
         # a printed float: judge by the digits it shows, not by math-verify's fixed rounding
         v = gn.value if gn else sym.real_value(sym.parse(g))
@@ -163,7 +283,7 @@ def _compare(gold: str, pred: str, symbolic: bool) -> tuple[str, str]:
             if v == gn.value or abs(v - gn.value) <= tol * max(1, abs(gn.value)):
                 return CORRECT, "symbolic"
             if gn.ulp is not None and abs(v - gn.value) <= gn.ulp / 2:
-                return UNCERTAIN, "rounds-to-gold"
+                return (CORRECT, "numeric-6sig") if gn.sig >= 6 else (UNCERTAIN, "rounds-to-gold")
             return WRONG, "not-equal"
     if re.search(r"\dj\b", p) and re.search(r"(?<![a-zA-Z\\])i\b", g):
         p = re.sub(r"(?<=\d)j\b", "i", p)  # Python prints the imaginary unit as j
@@ -196,93 +316,3 @@ def _function_rhs(g: str, p: str) -> tuple[str | None, str | None]:
     if len(args) > 1 or args & bare:
         return None, None  # f(x) against f(t), or 'x = ...' against f(x): not the same function's value
     return mg.group("rhs").strip(), mp.group("rhs").strip()
-
-
-def _grade_texts(gold: str, prediction: str, symbolic: bool) -> Grade:
-    """Extract both answers from full texts and compare, settling several boxes and weak extractions."""
-    gold_answer = extract_gold(_tail(gold))
-    ext = extract_answer(_tail(prediction))
-    if gold_answer is None:
-        return Grade(UNCERTAIN, "no-gold", None, ext.answer, ext.rule)
-    gl = nz.choice_letter(gold_answer)
-    if ext.answer is None:
-        letter = find_choice(prediction) if gl else None
-        if letter:
-            return Grade(CORRECT if letter == gl else WRONG, "choice", gold_answer, letter, "choice")
-        return Grade(WRONG, "no-answer-found", gold_answer, None, ext.rule)
-    verdict, reason = _compare(gold_answer, ext.answer, symbolic)
-    if verdict != CORRECT and gl and not nz.choice_letter(ext.answer):
-        letter = find_choice(prediction)
-        if letter:
-            return Grade(CORRECT if letter == gl else WRONG, "choice", gold_answer, letter, "choice")
-    if verdict == WRONG and "####" in gold and _negated(gold_answer, ext.answer):
-        # GSM8K golds are magnitudes; "-25" for "the difference between their scores" needs a reader
-        return Grade(UNCERTAIN, "sign-differs", gold_answer, ext.answer, ext.rule)
-    if verdict == WRONG and ext.rule == "boxed" and len(ext.candidates) > 1:
-        for cand in ext.candidates:
-            if cand != ext.answer and _compare(gold_answer, cand, symbolic)[0] == CORRECT:
-                return Grade(UNCERTAIN, "several-candidates", gold_answer, ext.answer, ext.rule)
-    if verdict == CORRECT and ext.rule in ("last-number", "last-math") and not _in_last_line(prediction, ext.answer):
-        return Grade(UNCERTAIN, "last-number-only", gold_answer, ext.answer, ext.rule)
-    return Grade(verdict, reason, gold_answer, ext.answer, ext.rule)
-
-
-def _negated(gold_answer: str, pred_answer: str) -> bool:
-    gn, pn = nz.parse_number(gold_answer), nz.parse_number(pred_answer)
-    return bool(gn and pn and gn.value != 0 and pn.value == -gn.value)
-
-
-def _tail(text: str | None) -> str:
-    text = "" if text is None else str(text)
-    return text[-MAX_TEXT:]
-
-
-def _in_last_line(text: str, answer: str) -> bool:
-    """Whether the answer sits in the reply's last line and the reply ends like a finished sentence."""
-    lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
-    if not lines or answer not in lines[-1]:
-        return False
-    tail = re.sub(r"[\s$*\\)\]}]+$", "", lines[-1])
-    return bool(re.search(r"[.。!！?？]$", tail)) or tail.endswith(answer) or bool(re.search(r"\d\s*\S{0,12}$", tail))
-
-
-def _grade_pair(gold_answer: str, pred_answer: str, symbolic: bool) -> Grade:
-    if gold_answer is None or not str(gold_answer).strip():
-        return Grade(UNCERTAIN, "no-gold", gold_answer, pred_answer)
-    if pred_answer is None or not str(pred_answer).strip():
-        return Grade(WRONG, "no-answer-found", gold_answer, pred_answer)
-    verdict, reason = _compare(str(gold_answer), str(pred_answer), symbolic)
-    return Grade(verdict, reason, str(gold_answer), str(pred_answer))
-
-
-def _timeout_grade(gold: str | None, pred: str | None, rule: str = "") -> Grade:
-    return Grade(UNCERTAIN, "timeout", gold, pred, rule)
-
-
-def fallback_grade(kind: str, gold: str, pred: str) -> Grade:
-    """The grade of an item whose grading could not finish in time."""
-    g = extract_gold(_tail(gold)) if kind == "full" else gold
-    p = extract_answer(_tail(pred)).answer if kind == "full" else pred
-    return _timeout_grade(g, p)
-
-
-def fast_grade(kind: str, gold: str, pred: str) -> Grade:
-    """The pure-Python pass over one item ('full' texts or an 'answer' pair); raises NeedsSymbolic."""
-    return (_grade_texts if kind == "full" else _grade_pair)(gold, pred, False)
-
-
-def grade_here(kind: str, gold: str, pred: str, timeout: float) -> Grade:
-    """Grade one item in this thread: fast pass first, then the symbolic one under the time limit."""
-    fn = _grade_texts if kind == "full" else _grade_pair
-    try:
-        return fn(gold, pred, False)
-    except NeedsSymbolic:
-        pass
-    sym.warm_up()
-    try:
-        with time_limit(timeout):
-            return fn(gold, pred, True)
-    except Timeout:
-        return fallback_grade(kind, gold, pred)
-    except RecursionError:
-        return Grade(UNCERTAIN, "parse-failed", gold if kind != "full" else None, pred if kind != "full" else None)

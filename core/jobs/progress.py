@@ -25,7 +25,10 @@ def report_progress(done: float | None, total: float | None = None, text: str = 
 def job_progress(job: Job) -> Progress | None:
     """Progress for the jobs list: training from trainer_log.jsonl, others from progress.json or meta."""
     if job.kind == "train" and job.output_dir:
-        return last_progress(job.output_dir)
+        prog = last_progress(job.output_dir, ended=job.finished)
+        if prog is None and job.active:
+            return Progress(text="loading the model")
+        return prog
     path = job.dir / PROGRESS_FILE
     if path.is_file():
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -19,8 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from mathbench.core.evaluation.client import API_KEY_ENV_VARS
+from mathbench.core.keyfile import API_KEY_FILE_ENV, remove_key_file, write_key_file
 from mathbench.core.jobs.logtail import IncrementalReader, complete_prefix, tail_file
 from mathbench.core.jobs.procs import ProcError, group_alive, pid_alive, signal_by_name
+from mathbench.core.jobs.tree import cgroup_pids, remove_cgroup
 from mathbench.core.records import ACTIVE_JOB_STATES, FINAL_JOB_STATES, JobState
 from mathbench.core.storage import atomic_write_json
 from mathbench.core.workspace import Workspace
@@ -33,6 +35,8 @@ LOG_FILE = "output.log"
 STOP_FILE = "stop.json"
 RUNNER = Path(__file__).with_name("runner.py")
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+# Jobs running mathbench's own commands, which take their API key from a file (see start_job).
+KEY_FILE_KINDS = ("eval", "synth")
 
 class JobError(Exception):
     """A job could not be found, started or read."""
@@ -80,6 +84,8 @@ class Job:
     pid_start: int | None = None
     runner_start: int | None = None
     stop_requested: float | None = None
+    cgroup: str | None = None  # the job's own cgroup, when the kernel gave one
+    index: str | None = None  # a copy of this record kept while it runs, outside the job's folder
 
     @property
     def log_path(self) -> Path:
@@ -122,8 +128,15 @@ def write_json_atomic(path: Path, data: dict, *, mode: int | None = None) -> Non
     atomic_write_json(path, data, mode=mode)
 
 
-def _read_record(job_dir: Path) -> dict:
+def index_dir(ws: Workspace) -> Path:
+    """Where a copy of each running job's record is kept, so deleting its folder cannot orphan it."""
+    return ws.state_dir / "jobs"
+
+
+def _read_record(job_dir: Path, index: str | Path | None = None) -> dict:
     path = job_dir / JOB_FILE
+    if index and not path.is_file() and Path(index).is_file():
+        path = Path(index)
     text = path.read_text(encoding="utf-8")
     try:
         return json.loads(text)
@@ -188,11 +201,13 @@ def start_job(
     url: str | None = None,
     job_id: str | None = None,
     wait_started: float = 10.0,
+    api_key: str | None = None,
 ) -> Job:
     """Start *argv* detached (own session, stdin closed, output to the job's log) and record it.
 
     *env* is added to this process's environment (secret-looking values are not written to job.json);
-    the job's process also gets MATHBENCH_JOB_DIR, where it may write progress.json.
+    the job's process also gets MATHBENCH_JOB_DIR, where it may write progress.json. An eval or synth job
+    gets its API key (*api_key*, else one in *env* or ours) only through a 0600 file it reads and deletes.
     """
     if kind not in KINDS:
         raise JobError(f"unknown job kind {kind!r} (one of {', '.join(KINDS)})")
@@ -206,11 +221,16 @@ def start_job(
         if (jdir / JOB_FILE).exists():
             raise JobError(f"job {job_id} already exists")
     extra_env = {str(k): str(v) for k, v in (env or {}).items()}
+    key_file = None
+    if kind in KEY_FILE_KINDS:
+        api_key, extra_env = _take_api_key(api_key, extra_env)
+    elif api_key:
+        raise JobError(f"an API key is handed only to {' and '.join(KEY_FILE_KINDS)} jobs")
     job = Job(
         id=job_id, kind=kind, command=[str(a) for a in argv], dir=jdir, state=JobState.STARTING,
         start=time.time(), output_dir=str(output_dir) if output_dir else None, url=url,
         cwd=str(Path(cwd).resolve()) if cwd else str(workspace.root), env=_redacted(extra_env),
-        meta=dict(meta or {}),
+        meta=dict(meta or {}), index=str(index_dir(workspace) / f"{job_id}.json"),
     )
     _save(job)
 
@@ -219,12 +239,21 @@ def start_job(
     child_env["MATHBENCH_JOB_DIR"] = str(jdir)
     child_env["MATHBENCH_JOB_ID"] = job_id
     child_env.setdefault("PYTHONUNBUFFERED", "1")
-    with open(jdir / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", str(RUNNER), str(jdir)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
-            cwd=job.cwd, start_new_session=True, close_fds=True,
-        )
+    if kind in KEY_FILE_KINDS:
+        for name in (*API_KEY_ENV_VARS, API_KEY_FILE_ENV):
+            child_env.pop(name, None)
+        if api_key:
+            key_file = child_env[API_KEY_FILE_ENV] = write_key_file(api_key)
+    try:
+        with open(jdir / LOG_FILE, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(RUNNER), str(jdir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
+                cwd=job.cwd, start_new_session=True, close_fds=True,
+            )
+    except BaseException:
+        remove_key_file(key_file)
+        raise
     # Reap the wrapper if it ends while we live; once we are gone, init adopts it.
     threading.Thread(target=proc.wait, name=f"reap-{job_id}", daemon=True).start()
 
@@ -239,11 +268,23 @@ def start_job(
     return get_job(workspace, job_id)
 
 
+def _take_api_key(api_key: str | None, extra_env: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The key an eval/synth job is to get (given, else in *extra_env*, else ours) and *extra_env* without it."""
+    for name in API_KEY_ENV_VARS:
+        api_key = api_key or extra_env.get(name) or os.environ.get(name) or None
+    return api_key, {k: v for k, v in extra_env.items() if k not in (*API_KEY_ENV_VARS, API_KEY_FILE_ENV)}
+
+
 def _save(job: Job) -> None:
     rec = job.to_dict()
     for k in ("dir", "log"):
         rec.pop(k)
     write_json_atomic(job.dir / JOB_FILE, rec)
+    if job.index:
+        if job.active:
+            write_json_atomic(Path(job.index), rec)
+        else:
+            Path(job.index).unlink(missing_ok=True)
 
 
 def _reconcile(job: Job) -> Job:
@@ -258,23 +299,33 @@ def _reconcile(job: Job) -> Job:
         return job
     if pid_alive(job.runner_pid, job.runner_start):
         return job
-    if job.state == JobState.RUNNING and (pid_alive(job.pid, job.pid_start) or group_alive(job.pgid)):
+    if job.state == JobState.RUNNING and (pid_alive(job.pid, job.pid_start) or group_alive(job.pgid)
+                                          or cgroup_pids(job.cgroup)):
         return job  # the wrapper is gone, the job itself still runs
     if job.state == JobState.STARTING and time.time() - job.start < 10 and job.runner_pid is None:
         return job  # the wrapper has not written its pid yet
     # Read the record once more: the wrapper may have finished between our reads.
-    fresh = Job.from_dict(_read_record(job.dir), job.dir)
+    fresh = Job.from_dict(_read_record(job.dir, job.index), job.dir)
     if fresh.state not in ACTIVE_STATES:
         return _reconcile(fresh)
     job.state = JobState.STOPPED if job.stop_requested else JobState.FAILED
     job.error = job.error or "ended while unwatched; its exit code was not recorded"
+    remove_cgroup(job.cgroup)  # the wrapper that would have removed it is gone
     job.end = job.end or time.time()
     _save(job)
     return job
 
 
-def _load(job_dir_path: Path) -> Job:
-    return _reconcile(Job.from_dict(_read_record(job_dir_path), job_dir_path))
+def _load(job_dir_path: Path, index: Path | None = None) -> Job:
+    return _reconcile(Job.from_dict(_read_record(job_dir_path, index), job_dir_path))
+
+
+def _indexed(workspace: Workspace) -> dict[str, Path]:
+    """Running jobs whose folder is gone, by id, from the index of live jobs."""
+    d = index_dir(workspace)
+    if not d.is_dir():
+        return {}
+    return {p.stem: p for p in d.glob("*.json") if not (job_dir(workspace, p.stem) / JOB_FILE).is_file()}
 
 
 def get_job(workspace: Workspace, job_id: str) -> Job:
@@ -282,9 +333,13 @@ def get_job(workspace: Workspace, job_id: str) -> Job:
     jdir = job_dir(workspace, job_id)
     if (jdir / JOB_FILE).is_file():
         return _load(jdir)
+    orphans = _indexed(workspace)
+    if job_id in orphans:
+        return _load(job_dir(workspace, job_id), orphans[job_id])
     matches = [p for p in _job_dirs(workspace) if p.name.startswith(job_id)]
+    matches += [job_dir(workspace, i) for i in orphans if i.startswith(job_id)]
     if len(matches) == 1:
-        return _load(matches[0])
+        return _load(matches[0], orphans.get(matches[0].name))
     if not matches:
         raise JobError(f"no job {job_id!r} in {workspace.jobs_dir}")
     raise JobError(f"job id {job_id!r} is ambiguous: {', '.join(sorted(p.name for p in matches))}")
@@ -299,10 +354,12 @@ def _job_dirs(workspace: Workspace) -> list[Path]:
 def list_jobs(workspace: Workspace, *, kind: str | None = None) -> list[Job]:
     """Every job of the workspace (optionally of one kind), newest first, states reconciled."""
     jobs = []
-    for p in _job_dirs(workspace):
+    places = [(p, None) for p in _job_dirs(workspace)]
+    places += [(job_dir(workspace, i), idx) for i, idx in _indexed(workspace).items()]
+    for p, idx in places:
         try:
-            job = _load(p)
-        except (JobError, OSError, TypeError):
+            job = _load(p, idx)
+        except (JobError, OSError, TypeError, ValueError):
             continue
         if kind is None or job.kind == kind:
             jobs.append(job)
@@ -339,79 +396,6 @@ def follow_log(
                 return
         if not lines:
             time.sleep(poll)
-
-
-def default_stop_signal(job: Job) -> int:
-    """The graceful signal for *job*: the one its launcher chose (SIGABRT for LlamaBoard mode), else SIGTERM."""
-    sig = _signal(job.meta.get("stop_signal"))
-    return sig if sig is not None else int(signal.SIGTERM)
-
-
-def stop_job(
-    workspace: Workspace, job_id: str, *, grace: float = 30.0, sig: int | str | None = None,
-    wait: bool = True, kill_wait: float = 10.0,
-) -> Job:
-    """Stop a job: its graceful signal to its process group, then SIGKILL to the group after *grace* s.
-
-    With wait=False only the graceful signal is sent; call again (or `kill_job`) to escalate.
-    """
-    job = get_job(workspace, job_id)
-    if not job.active:
-        return job
-    signum = _signal(sig) or default_stop_signal(job)
-    requested = time.time()
-    stop_path = job.dir / STOP_FILE
-    if not stop_path.exists():
-        write_json_atomic(stop_path, {"requested": requested, "signal": signal.Signals(signum).name})
-    _send(job, signum)
-    if not wait:
-        return get_job(workspace, job.id)
-    if _wait_final(workspace, job.id, grace):
-        return get_job(workspace, job.id)
-    return kill_job(workspace, job.id, wait=kill_wait)
-
-
-def kill_job(workspace: Workspace, job_id: str, *, wait: float = 10.0) -> Job:
-    """SIGKILL the job's whole process group at once and wait for the wrapper to record it."""
-    job = get_job(workspace, job_id)
-    if not job.active:
-        return job
-    stop_path = job.dir / STOP_FILE
-    if not stop_path.exists():
-        write_json_atomic(stop_path, {"requested": time.time(), "signal": "SIGKILL"})
-    _send(job, signal.SIGKILL)
-    _wait_final(workspace, job.id, wait)
-    return get_job(workspace, job.id)
-
-
-def _send(job: Job, signum: int) -> None:
-    if job.pgid:
-        try:
-            os.killpg(job.pgid, signum)
-            return
-        except ProcessLookupError:
-            pass
-    if job.pid and pid_alive(job.pid, job.pid_start):
-        try:
-            os.kill(job.pid, signum)
-        except ProcessLookupError:
-            pass
-
-
-def _wait_final(workspace: Workspace, job_id: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if get_job(workspace, job_id).finished:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-
-
-def wait_job(workspace: Workspace, job_id: str, timeout: float | None = None) -> Job:
-    """Block until the job has ended (or *timeout* s passed) and return its record."""
-    _wait_final(workspace, job_id, float("inf") if timeout is None else timeout)
-    return get_job(workspace, job_id)
 
 
 def remove_job(workspace: Workspace, job_id: str) -> None:

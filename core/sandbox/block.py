@@ -1,4 +1,4 @@
-"""The process that runs one code block: limits, unprivileged uid, scrubbed environment, then the code as `__main__`."""
+"""The process that runs one code block: it isolates itself ahead of time, waits for the code, runs it as `__main__`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import linecache
 import os
 import resource
 import signal
+import socket
 import stat
 import sys
 import tempfile
 import traceback
 
-from .procs import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, close_fds_except, prctl, user_process_count
+from . import namespaces as ns
+from .procs import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, close_fds_except, prctl, user_process_count
+from .wire import recv_msg, send_msg
 
 NOBODY = 65534
 CODE_FILENAME = "temp.py"  # what the seed's `python3 temp.py` showed in tracebacks
@@ -115,66 +118,153 @@ def run_code(code: str, scratch: str) -> int:
     return rc
 
 
-def run_block(req: dict, scratch: str, out_w: int, err_w: int, cfg: dict) -> None:
-    """Child of the supervisor: isolate, limit, run. Never returns."""
+BLOCK_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONIOENCODING": "utf-8",
+    "MPLBACKEND": "Agg",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+# Namespaces a block's process enters itself (its PID namespace is made by the server before the fork).
+OWN_NAMESPACES = (("network", ns.CLONE_NEWNET), ("ipc", ns.CLONE_NEWIPC), ("mounts", ns.CLONE_NEWNS))
+
+
+class _Steps:
+    """Runs isolation steps, noting each success or refusal; a refusal of a required step is fatal."""
+
+    def __init__(self, required: set[str]):
+        self.required = required
+        self.done: dict[str, str | bool] = {}
+
+    def __call__(self, name: str, fn, *args) -> bool:
+        try:
+            fn(*args)
+        except OSError as exc:
+            self.done[name] = exc.strerror or str(exc)
+            if name in self.required:
+                raise
+            return False
+        self.done[name] = True
+        return True
+
+
+def _join_groups(fds: list[int]) -> None:
+    if not fds:
+        raise OSError(0, "no cgroup")
+    for fd in fds:
+        os.write(fd, b"0")
+
+
+def _drop_to(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def prepare_and_run(cfg: dict, prep: dict, ctl: socket.socket, out_w: int, err_w: int) -> None:
+    """Child of the server: isolate and limit itself, tell the server what holds, wait for a block, run it.
+
+    *prep*: the slot's uid, cgroup join descriptors, fallback scratch folder and the protections required
+    (every one the first block of this server had). Never returns.
+    """
+    steps = _Steps(set(prep["require"]))
+    rc = 126
     try:
         os.setsid()
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        close_fds_except(cfg.get("keep_fds", ()))
-        timeout = float(req["timeout"])
-        cpu = int(timeout) + 2
-        mem = int(req.get("mem_mb") or cfg["mem_mb"]) * 1024 * 1024
-        fsize = int(req.get("fsize_mb") or cfg["fsize_mb"]) * 1024 * 1024
-        nproc = int(cfg["nproc"])
-        drop = cfg.get("uid")
-        if drop is None:
-            # Not root: NPROC counts all of this user's processes, so allow room above them.
-            nproc += user_process_count(os.getuid())
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        os.chdir(scratch)
-        if drop is not None:
-            os.setgroups([])
-            os.setgid(drop if cfg["drop_to"] == "auto" else NOBODY)
-            os.setuid(drop)
-            # Lets the unprivileged runner use /proc/self/fd/N, where the unreadable sys.path dirs are mapped.
-            prctl(PR_SET_DUMPABLE, 1)
-        # Set after the uid change, which clears it.
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == 1:
-            os._exit(137)
-        os.umask(0o077)
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": scratch,
-            "TMPDIR": scratch,
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "PYTHONIOENCODING": "utf-8",
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": scratch,
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
-        os.environ.clear()
-        os.environ.update(env)
-        tempfile.tempdir = scratch
-        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ):
+        keep = [ctl.fileno(), *prep["cgroup_fds"], *cfg.get("keep_fds", ())]
+        close_fds_except(keep)
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        rc = run_code(req["code"], scratch)
-    except BaseException:  # noqa: BLE001 - setup failed; report on the captured stderr
+        steps.done["pid"] = os.getpid() == 1 or prep.get("pid_error") or "not PID 1"
+        wanted = set(prep["want"])
+        for name, flag in OWN_NAMESPACES:
+            if name in wanted:
+                steps(name, ns.unshare, flag)
+        uid = prep["uid"]
+        tmp_bytes = int(cfg["mem_mb"]) * 1024 * 1024
+        scratch = prep["scratch"]
+        if steps.done.get("mounts") is True:
+            if "tmp" in wanted and steps("tmp", ns.private_tmp, tmp_bytes, uid):
+                scratch = "/tmp"
+            pid_ns = steps.done["pid"] is True
+            if "pid" in wanted and not steps("proc", ns.own_proc, pid_ns) and pid_ns:
+                steps.done["pid"] = f"no /proc of its own: {steps.done['proc']}"
+        elif steps.done["pid"] is True:
+            steps.done["pid"] = "no mount namespace for a /proc of its own"
+        if "cgroup" in wanted:
+            steps("cgroup", _join_groups, prep["cgroup_fds"])
+        for fd in prep["cgroup_fds"]:
+            os.close(fd)
+        os.chdir(scratch)
+        if uid is not None:
+            steps("uid", _drop_to, uid, prep["gid"])
+            # Lets the block read its own /proc entries (and /proc/self/fd/N, where unreadable import dirs are mapped).
+            prctl(PR_SET_DUMPABLE, 1)
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a uid change clears it
+        if "no-new-privs" in wanted:
+            steps("no-new-privs", prctl, PR_SET_NO_NEW_PRIVS, 1)
+        os.umask(0o077)
+        os.environ.clear()
+        os.environ.update(BLOCK_ENV, HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)
+        tempfile.tempdir = scratch
+        missing = [name for name in steps.required if steps.done.get(name) is not True]
+        if missing:
+            raise OSError(0, "required protections failed: " + ", ".join(f"{m} ({steps.done.get(m)})" for m in missing))
+        send_msg(ctl, {"steps": steps.done})
         try:
-            os.write(2, ("sandbox setup failed:\n" + traceback.format_exc()).encode())
+            req = recv_msg(ctl)
+        except (EOFError, OSError):
+            os._exit(0)  # the server went away or retired this process
+        _set_limits(cfg, req, nproc_others=uid is None)
+        rc = run_code(req["code"], scratch)
+        _report_exit(ctl, rc)
+    except BaseException:  # noqa: BLE001 - setup failed: tell the server, which logs it and retries
+        try:
+            send_msg(ctl, {"steps": steps.done, "error": traceback.format_exc(limit=4)})
         except BaseException:
             pass
-        rc = 126
     os._exit(rc)
+
+
+def _report_exit(ctl: socket.socket, rc: int) -> None:
+    """Close our output and tell the server our exit code, so it can answer before this process is torn down.
+
+    Model code could send such a message itself: it would only misreport its own block's exit code.
+    """
+    for fd in (1, 2):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        send_msg(ctl, {"rc": rc})
+    except OSError:
+        pass
+
+
+def _set_limits(cfg: dict, req: dict, nproc_others: bool) -> None:
+    """Per-process limits for the block (lowering a limit needs no privilege)."""
+    timeout = float(req["timeout"])
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = int(used.ru_utime + used.ru_stime + timeout) + 2
+    mem = int(req.get("mem_mb") or cfg["mem_mb"]) * 1024 * 1024
+    fsize = int(req.get("fsize_mb") or cfg["fsize_mb"]) * 1024 * 1024
+    nproc = int(cfg["nproc"])
+    if nproc_others:
+        # Not root and no uid of its own: NPROC counts all of this user's processes, so allow room above them.
+        nproc += user_process_count(os.getuid())
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

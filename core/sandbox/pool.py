@@ -2,10 +2,12 @@
 
 A warm pool: one fork-server process preloads math, numpy and sympy, then forks a fresh process per
 code block, so a block costs milliseconds instead of the ~0.8 s of starting Python and importing sympy.
-Each block runs in its own session with CPU, address-space, process, file-size and open-file limits, in
-a scratch directory, with a minimal environment (no keys or tokens), as user `nobody` when the caller
-is root, under a wall-clock timeout that kills its whole process tree; its output is captured with a
-cap that keeps the head and the tail. The workers die with the caller, even on `kill -9`.
+Where the kernel allows, each block has no network, sees a read-only filesystem without the project,
+home or workspace, gets a private /tmp and /dev/shm, its own PID and IPC namespaces (nothing it starts
+outlives it), one memory limit and process cap for all its processes (a cgroup), and its own
+unprivileged uid; always CPU, address-space, file-size and open-file limits, a minimal environment and
+a wall-clock timeout. `SandboxPool.protections` says which of these hold. Output is captured with a cap
+that keeps the head and the tail. The workers die with the caller, even on `kill -9`.
 
     from mathbench.core.sandbox.pool import run_python
     r = run_python("import sympy; print(sympy.factorint(360))", timeout=5)
@@ -26,12 +28,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mathbench.core.sandbox.wire import recv_exact as _recv_exact
 
 STATUSES = ("ok", "error", "timeout", "killed")
+# What a block may be protected by (the fork server reports which of these hold on this machine).
+PROTECTIONS = ("network", "filesystem", "tmp", "pid", "ipc", "memory", "processes", "uid", "no-new-privs")
 _WORKER = Path(__file__).with_name("worker.py")
 # Extra seconds the caller waits past a block's timeout before giving up on its supervisor.
 _SAFETY_S = 15.0
@@ -82,6 +87,22 @@ def _result(obj: dict) -> ExecResult:
     )
 
 
+def hidden_paths(extra: Iterable[str] = ()) -> list[str]:
+    """Folders no block may see: this project (its source or installed package), home, the current folder, *extra*."""
+    project = Path(__file__).resolve().parents[2]
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the current folder was deleted
+        cwd = ""
+    paths = {str(project), os.path.expanduser("~"), os.environ.get("HOME", ""), cwd, *extra}
+    out = set()
+    for p in paths:
+        if p:
+            out.add(os.path.abspath(p))
+            out.add(os.path.realpath(p))
+    return sorted(out)
+
+
 class SandboxPool:
     """A warm pool running up to *size* code blocks at once; thread-safe, with a sync and an async API.
 
@@ -93,6 +114,8 @@ class SandboxPool:
     drop_to (when the caller is root): "auto" runs each concurrent slot as its own unprivileged uid (blocks
     cannot signal or starve one another; RLIMIT_NPROC, which root ignores, then holds); an int is one
     fixed uid (65534 = nobody); None keeps root (no process limit: only for trusted code).
+    protections: the ones to attempt (default all of PROTECTIONS); hide: more folders (e.g. a workspace)
+    kept out of the blocks' view besides the project, home and current folder.
     """
 
     def __init__(
@@ -105,6 +128,8 @@ class SandboxPool:
         max_output: int = 64 * 1024,
         drop_to: int | str | None = "auto",
         scratch_root: str | None = None,
+        protections: Iterable[str] | None = None,
+        hide: Iterable[str | os.PathLike] = (),
     ):
         self.size = max(1, int(size or os.cpu_count() or 2))
         self.preload = tuple(preload)
@@ -114,6 +139,12 @@ class SandboxPool:
         self.max_output = max_output
         self.drop_to = drop_to
         self.scratch_root = scratch_root or tempfile.gettempdir()
+        self.wanted = tuple(protections) if protections is not None else PROTECTIONS
+        unknown = set(self.wanted) - set(PROTECTIONS)
+        if unknown:
+            raise ValueError(f"unknown protections {sorted(unknown)}; known: {', '.join(PROTECTIONS)}")
+        self.hide = [str(h) for h in hide]
+        self.protections: dict | None = None  # what the running server enforces, once started
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._dir: str | None = None
@@ -144,10 +175,13 @@ class SandboxPool:
     def _spawn_locked(self) -> None:
         self._dir = tempfile.mkdtemp(prefix="mathbench-sandbox-")  # 0700: only the caller's user gets in
         self._socket = os.path.join(self._dir, "pool.sock")
+        view_root = os.path.join(self._dir, "root")
+        os.mkdir(view_root)
         cfg = {
             "parent_pid": os.getpid(), "size": self.size, "preload": list(self.preload), "mem_mb": self.mem_mb,
             "fsize_mb": self.fsize_mb, "nproc": self.nproc, "max_output": self.max_output,
             "drop_to": self.drop_to, "scratch_root": self.scratch_root, "socket": self._socket,
+            "protections": list(self.wanted), "hide": hidden_paths(self.hide), "view_root": view_root,
         }
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1",
@@ -185,7 +219,9 @@ class SandboxPool:
             log = Path(self._dir, "server.log").read_text(errors="replace")[-2000:]
             raise SandboxError(f"sandbox server failed to start: {log or line!r}")
         proc.stdout.close()  # type: ignore[union-attr]
-        self.server_pid = int(line.split()[1])
+        _, pid, report = line.split(" ", 2)
+        self.server_pid = int(pid)
+        self.protections = json.loads(report)
         self._proc = proc
 
     def _stop_locked(self) -> None:

@@ -1,163 +1,134 @@
-"""The per-block supervisor: makes the scratch folder, forks the block, enforces the wall clock, answers."""
+"""What the fork server keeps per slot: the prepared block process, and the block it is running (output, clock, result)."""
 
 from __future__ import annotations
 
+import json
 import os
-import select
-import shutil
 import signal
 import socket
-import tempfile
 import time
 
-from .block import run_block
-from .procs import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, kill_tree, prctl
-from .wire import Capture, recv_msg, send_msg
+from .wire import Capture
+
+SIGNAL_NOTES = {signal.SIGXCPU: "CPU time limit exceeded", signal.SIGXFSZ: "file size limit exceeded"}
 
 
-def block_uid(cfg: dict, slot: int) -> int | None:
-    """The uid a block runs as: none when not root or not dropping; with "auto" one uid per concurrent slot
-    (from a range chosen by the server's pid), so blocks cannot signal, trace or starve each other."""
-    if os.getuid() != 0 or cfg["drop_to"] is None:
-        return None
-    if cfg["drop_to"] == "auto":
-        stride = max(256, cfg["size"])
-        return 1_000_000 + (cfg["server_pid"] % 100_000) * stride + slot
-    return int(cfg["drop_to"])
+class Runner:
+    """A forked block process: isolated ahead of time, then waiting on *ctl* for its code."""
+
+    def __init__(self, slot: int, pid: int, ctl: socket.socket, out_r: int, err_r: int, scratch: str | None):
+        self.slot = slot
+        self.pid = pid
+        self.ctl = ctl
+        self.out_r = out_r
+        self.err_r = err_r
+        self.scratch = scratch  # a folder the server made (no private /tmp): removed after the block
+        self.steps: dict | None = None  # what its isolation achieved, once it said so
+        self.error: str | None = None
+        self.born = time.monotonic()
+        self.block: "Block | None" = None
+
+    @property
+    def ready(self) -> bool:
+        return self.steps is not None and self.error is None and self.block is None
 
 
-def supervise(conn: socket.socket, cfg: dict) -> None:
-    """Child of the server: run one request in a runner and answer on *conn*. Never returns."""
-    scratch = None
-    runner_pid = None
+class Block:
+    """One code block being run: the caller's connection, output captured with a cap, the wall clock."""
 
-    def on_term(signum, frame):
-        kill_tree(runner_pid)
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
-        os._exit(143)
+    def __init__(self, conn: socket.socket, req: dict, runner: Runner, cap: int, oom_before: int):
+        self.conn = conn
+        self.req = req
+        self.runner = runner
+        self.timeout = max(0.05, float(req.get("timeout", 10.0)))
+        self.start = time.monotonic()
+        self.deadline = self.start + self.timeout
+        self.caps = {runner.out_r: Capture(cap), runner.err_r: Capture(cap)}
+        self.open_fds = {runner.out_r, runner.err_r}
+        self.timed_out = False
+        self.abandoned = False  # the caller hung up: nobody wants the result
+        self.answered = False
+        self.oom_before = oom_before
+        self.rc: int | None = None  # the exit code the block process reported before exiting
+        self._status = bytearray()
 
-    try:
-        signal.signal(signal.SIGTERM, on_term)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        prctl(PR_SET_CHILD_SUBREAPER, 1)
-        if os.getppid() != cfg["server_pid"]:
-            os._exit(1)
-        req = recv_msg(conn)
-        timeout = max(0.05, float(req.get("timeout", 10.0)))
-        cap = int(req.get("max_output") or cfg["max_output"])
-        scratch = tempfile.mkdtemp(prefix=f"mb-sbx-{os.getpid()}-", dir=cfg["scratch_root"])
-        if cfg.get("uid") is not None:
-            os.chown(scratch, cfg["uid"], -1)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        start = time.monotonic()
-        runner_pid = os.fork()
-        if runner_pid == 0:
-            conn.close()
-            os.close(out_r)
-            os.close(err_r)
-            run_block(req, scratch, out_w, err_w, cfg)
-        os.close(out_w)
-        os.close(err_w)
-        conn.sendall(b"A")  # started: the caller's own safety clock begins now
+    def read_status(self) -> bool:
+        """Read the block process's exit-code message (if any) from its control socket; False at its end."""
         try:
-            pidfd = os.pidfd_open(runner_pid)
-        except (AttributeError, OSError):
-            pidfd = None  # kernels before 5.3: poll for the runner's exit instead
-        caps = {out_r: Capture(cap), err_r: Capture(cap)}
-        open_fds = {out_r, err_r}
-        deadline = start + timeout
-        status_code = None
-        timed_out = False
-        while status_code is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            try:
-                ready, _, _ = select.select(list(open_fds) + ([pidfd] if pidfd is not None else []), [], [],
-                                            remaining if pidfd is not None else min(remaining, 0.01))
-            except InterruptedError:
-                continue
-            if pidfd is None:
-                pid, st = os.waitpid(runner_pid, os.WNOHANG)
-                if pid:
-                    status_code = st
-            for fd in ready:
-                if pidfd is not None and fd == pidfd:
-                    _, status_code = os.waitpid(runner_pid, 0)
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if chunk:
-                    caps[fd].feed(chunk)
-                else:
-                    open_fds.discard(fd)
-        duration = time.monotonic() - start
-        if timed_out:
-            try:
-                os.killpg(runner_pid, signal.SIGKILL)
-            except OSError:
-                pass
-            _, status_code = os.waitpid(runner_pid, 0)
-        kill_tree(runner_pid)
-        # Everything holding the pipes is dead now: drain what is left.
-        for fd in list(open_fds):
-            os.set_blocking(fd, False)
-            while True:
+            chunk = self.runner.ctl.recv(4096)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return False
+        self._status += chunk
+        if len(self._status) > 4096:  # nothing honest is that long: ignore it, the exit status will do
+            return False
+        if len(self._status) >= 4:
+            n = int.from_bytes(self._status[:4], "big")
+            if len(self._status) >= 4 + n:
                 try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    break
-                if not chunk:
-                    break
-                caps[fd].feed(chunk)
-        stdout, t1 = caps[out_r].text()
-        stderr, t2 = caps[err_r].text()
-        if os.WIFSIGNALED(status_code):
-            sig = os.WTERMSIG(status_code)
+                    rc = json.loads(bytes(self._status[4:4 + n])).get("rc")
+                    self.rc = int(rc) & 0xFF if isinstance(rc, int) else None
+                except (ValueError, AttributeError):
+                    pass
+                return False
+        return True
+
+    @property
+    def done_early(self) -> bool:
+        """The process reported its exit code and every writer of its output is gone."""
+        return self.rc is not None and not self.open_fds and not self.timed_out
+
+    def feed(self, fd: int) -> bool:
+        """Read what is ready on one of the block's output pipes; False when nothing was (or will be) there."""
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return False
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.open_fds.discard(fd)
+            return False
+        self.caps[fd].feed(chunk)
+        return True
+
+    def drain(self) -> None:
+        """After the block's processes are gone: read what is left without waiting."""
+        for fd in list(self.open_fds):
+            os.set_blocking(fd, False)
+            while self.feed(fd):
+                pass
+
+    def result(self, wait_status: int, oom_kills: int) -> dict:
+        """The JSON answer for the caller, from the block process's wait status."""
+        duration = time.monotonic() - self.start
+        stdout, t1 = self.caps[self.runner.out_r].text()
+        stderr, t2 = self.caps[self.runner.err_r].text()
+        if os.WIFSIGNALED(wait_status):
+            sig = os.WTERMSIG(wait_status)
             returncode = -sig
-            status = "timeout" if timed_out or sig == signal.SIGXCPU else "killed"
-            if not timed_out:
+            status = "timeout" if self.timed_out or sig == signal.SIGXCPU else "killed"
+            if not self.timed_out:
                 name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-                note = {signal.SIGXCPU: "CPU time limit exceeded", signal.SIGXFSZ: "file size limit exceeded"}.get(sig)
+                note = SIGNAL_NOTES.get(sig)
+                if oom_kills > self.oom_before:
+                    note = "memory limit of the block exceeded"
                 stderr += f"\n[sandbox] killed by {name}" + (f" ({note})" if note else "") + "\n"
         else:
-            returncode = os.WEXITSTATUS(status_code)
-            status = "timeout" if timed_out else ("ok" if returncode == 0 else "error")
-        if timed_out:
-            stderr += f"\n[sandbox] wall-clock timeout after {timeout:g} s\n"
-        result = {
-            "stdout": stdout,
-            "stderr": stderr,
-            "status": status,
-            "duration": duration,
-            "returncode": returncode,
-            "truncated": t1 or t2,
-        }
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch = None
-        send_msg(conn, result)
-    except BaseException as exc:  # noqa: BLE001 - answer with the failure rather than a silent EOF
-        try:
-            kill_tree(runner_pid)
-            if scratch:
-                shutil.rmtree(scratch, ignore_errors=True)
-            send_msg(conn, {"stdout": "", "stderr": f"[sandbox] supervisor error: {exc!r}\n", "status": "killed",
-                            "duration": 0.0, "returncode": -9, "truncated": False})
-        except BaseException:
-            pass
-        os._exit(1)
-    os._exit(0)
+            returncode = os.WEXITSTATUS(wait_status)
+            status = "timeout" if self.timed_out else ("ok" if returncode == 0 else "error")
+            if oom_kills > self.oom_before and status != "timeout":
+                stderr += "\n[sandbox] a process of the block was killed: memory limit of the block exceeded\n"
+        if self.timed_out:
+            stderr += f"\n[sandbox] wall-clock timeout after {self.timeout:g} s\n"
+        return {"stdout": stdout, "stderr": stderr, "status": status, "duration": duration,
+                "returncode": returncode, "truncated": t1 or t2}
 
 
-def remove_scratch_of(supervisor_pid: int, root: str) -> None:
-    """Remove the scratch folder of a supervisor that died without cleaning up (e.g. SIGKILLed)."""
-    prefix = f"mb-sbx-{supervisor_pid}-"
-    try:
-        names = [n for n in os.listdir(root) if n.startswith(prefix)]
-    except OSError:
-        return
-    for name in names:
-        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+def failure(message: str) -> dict:
+    """The answer for a block the sandbox itself could not run."""
+    return {"stdout": "", "stderr": f"[sandbox] {message}\n", "status": "killed", "duration": 0.0,
+            "returncode": -9, "truncated": False}

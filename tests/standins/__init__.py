@@ -36,7 +36,7 @@ def standins(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def ws(tmp_path):
     """An empty workspace whose jobs are all killed when the test ends."""
-    from mathbench.core.jobs.registry import kill_job, list_jobs
+    from mathbench.core.jobs import kill_job, list_jobs
     from mathbench.core.workspace import open_workspace
 
     workspace = open_workspace(tmp_path / "ws", sample=False)

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "mathbench.tui.cli.data",       # data validate|dedupe|export|stats
     "mathbench.tui.cli.synth",      # synth
     "mathbench.tui.cli.jobs",       # train, serve, jobs, gpu
+    "mathbench.tui.cli.doctor",     # doctor
     "mathbench.tui.cli.app",        # (no command): open the TUI; adjudicate
 )
 

@@ -1,4 +1,4 @@
-"""`mathbench data validate|dedupe|export|stats`: SFT data tools on the command line (core.dataset & co)."""
+"""`mathbench data validate|dedupe|export|stats|decontaminate|from-run`: SFT data tools on the command line."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--replace", action="store_true", help="replace an entry of that name that names another file")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per code block for --only-valid")
+    p.add_argument("--against", metavar="NAME|FILE[,...]", default="",
+                   help="benchmarks to check the data against, besides the workspace's own (they are always checked)")
+    p.add_argument("--drop-contaminated", action="store_true", help="leave out every item that repeats a benchmark problem")
+    p.add_argument("--no-decontaminate", action="store_true", help="do not check the data against benchmarks")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_export)
 
@@ -54,6 +58,10 @@ def register(subparsers) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_stats)
+
+    from mathbench.tui.cli import data_benchmarks
+
+    data_benchmarks.register(sub)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -247,6 +255,9 @@ def _export(args) -> int:
     from pathlib import Path
 
     from mathbench.core.datasets import export_sft
+    from mathbench.core.datasets.export import ExportCheck, check_before_export
+    from mathbench.core.datasets.lineage import write_report
+    from mathbench.tui.cli.data_benchmarks import workspace_of
 
     datasets, err = _load_all(args.files)
     if err:
@@ -264,22 +275,45 @@ def _export(args) -> int:
         system = Path(args.system_file).read_text(encoding="utf-8")
     holdout = args.holdout if 0 < args.holdout < 1 else int(args.holdout)
     name = args.name or Path(args.files[0]).stem.replace(" ", "_")
+    check = ExportCheck(None, [], set(), [])
+    if not args.no_decontaminate:
+        check = check_before_export(items, workspace=workspace_of(args),
+                                    against=[s for s in args.against.split(",") if s.strip()])
+        for problem in check.problems:
+            print(f"warning: not checked against {problem}", file=sys.stderr)
+    drop = set(check.must_drop)
+    if args.drop_contaminated and check.report is not None:
+        drop |= set(check.report.contaminated)
     try:
         res = export_sft(items, args.to, name, system_prompt=system, observation_role=args.observation_role,
                          only_valid=args.only_valid, is_valid=is_valid, holdout=holdout, seed=args.seed,
-                         replace=args.replace)
+                         replace=args.replace, drop=drop)
     except (ValueError, OSError) as exc:  # DatasetError (a malformed dataset_info.json) is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    report_file = None
+    if check.report is not None and res.files:
+        report_file = write_report(res.files[0], check.report.summary(), against=check.against, left_out=len(drop))
+    warning = None if args.drop_contaminated else check.warning()
+    if warning:
+        print(f"warning: {warning}; see {report_file} (--drop-contaminated leaves them out)", file=sys.stderr)
     if args.json:
-        print(json.dumps(res.to_dict(), ensure_ascii=False))
+        out = res.to_dict()
+        out["contamination"] = None if check.report is None else {
+            "against": check.against, "contaminated": len(check.report.contaminated),
+            "by_benchmark": check.report.by_benchmark(), "left_out": len(drop),
+            "report": str(report_file) if report_file else None}
+        print(json.dumps(out, ensure_ascii=False))
         return 0
     print(f"exported {res.exported} items" + (f" (+{res.heldout} held out)" if res.heldout else "")
           + (f"; left out {res.skipped_invalid} invalid" if res.skipped_invalid else "")
-          + (f"; left out {len(res.skipped_schema)} breaking LLaMA-Factory's role rules" if res.skipped_schema else ""))
+          + (f"; left out {len(res.skipped_schema)} breaking LLaMA-Factory's role rules" if res.skipped_schema else "")
+          + (f"; left out {res.skipped_contaminated} repeating a benchmark problem" if res.skipped_contaminated else ""))
     for f in res.files:
         print(f"  wrote {f}")
     print(f"  registered {', '.join(res.entries)} in {res.dataset_info}")
+    if report_file:
+        print(f"  checked against {len(check.against)} benchmarks: {report_file}")
     return 0
 
 

@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", default=None, help="MATH levels to keep, e.g. 1,2,3")
     p.add_argument("--subjects", default=None, help="MATH subjects to keep, comma-separated, e.g. Algebra,Geometry")
     p.add_argument("--shuffle-seed", type=int, default=None, help="shuffle the problems with this seed first")
+    p.add_argument("--fields", default=None, metavar="NAME=KEY,...",
+                   help="the benchmark file's own keys, e.g. question=Problem,answer=correct,choices=options "
+                        "(names: question, answer, choices, id, level, subject); rows with choices are graded "
+                        "as choice items with a gold letter")
     p.add_argument("--run-dir", default=None,
                    help="run directory (default <workspace>/runs/<benchmark>-<model>-<time>); resumed if it exists")
     p.add_argument("--api-key", default=None,
@@ -139,6 +143,13 @@ def build_config(args: argparse.Namespace):
         cfg.levels = [lv for lv in (parse_level(v) for v in _csv(args.levels) or []) if lv is not None]
     if args.subjects:
         cfg.subjects = _csv(args.subjects)
+    if getattr(args, "fields", None):
+        from mathbench.core.evaluation.benchmarks import parse_fields
+
+        try:
+            cfg.fields = parse_fields(args.fields)
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
     cfg.stream = bool(args.stream or cfg.stream)
     cfg.retry_errors = args.retry_errors
     cfg.api_key = args.api_key
@@ -152,6 +163,18 @@ def build_config(args: argparse.Namespace):
     cfg.workspace = _workspace(args) if args.workspace or not args.run_dir else None
     cfg.run_dir = args.run_dir
     return cfg
+
+
+def sandbox_notes(report: dict, api_key_on_argv: str | None) -> list[str]:
+    """What the eval says about its sandbox at start: the protections line, and a warning where model code
+    could read this process's command line (and so a key given with --api-key)."""
+    from mathbench.core.sandbox.protections import protections_line
+
+    notes = [protections_line(report)]
+    if api_key_on_argv and "pid" not in (report.get("active") or ()):
+        notes.append("--api-key is on this process's command line, which model code can list here "
+                     "(no PID namespace): give the key in $MATHBENCH_API_KEY instead")
+    return notes
 
 
 def _fmt_secs(seconds: float | None) -> str:
@@ -213,6 +236,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     state: dict = {"summary": None, "shown_errors": 0}
     if args.json:
         def on_event(event) -> None:
+            if isinstance(event, RunStarted) and not event.manifest.get("sandbox", {}).get("complete", True):
+                for note in sandbox_notes(event.manifest["sandbox"], args.api_key):
+                    print(f"mathbench eval: {note}", file=sys.stderr)
             if isinstance(event, RunFinished):
                 state["summary"] = event.summary
             elif (line := _outage_line(event)) is not None:
@@ -238,6 +264,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     f"{event.total} problems"
                 console.print(f"{verb} [cyan]{event.run_dir}[/]: {what}, "
                               f"{event.already_done} already graded, {event.pending} to go")
+                sandbox = event.manifest.get("sandbox") or {}
+                for note in sandbox_notes(sandbox, args.api_key):
+                    console.print(note, style=None if sandbox.get("complete") else "yellow", markup=False,
+                                  highlight=False)
                 task_box.append(progress_cm.add_task("eval", total=event.total, completed=event.already_done,
                                                      stats=progress_line(event.progress)))
             elif isinstance(event, ItemFinished | ItemFailed) and task_box:
@@ -264,6 +294,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if not is_workspace(cfg.workspace.root):
                 open_workspace(cfg.workspace.root, sample=False)
         report(event)
+
+    from mathbench.core.datasets.lineage import training_data
+
+    # What is known of the model's training data (its export reports) goes into the manifest.
+    known = training_data(cfg.model, cfg.workspace, near=cfg.run_dir)
+    if known is not None:
+        cfg.manifest_extra["training_data"] = known
+        if known.get("warning"):
+            print(f"warning: {cfg.model} was {known['warning']}", file=sys.stderr)
 
     async def main() -> None:
         await run_eval(cfg, on_event)

@@ -15,8 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "grade",
         help="grade a JSONL file of {gold, prediction} lines: correct, wrong or uncertain, with a reason",
         description="Each input line is a JSON object with `gold` (a bare answer, a MATH solution with "
-        "\\boxed{}, or a GSM8K answer with ####) and `prediction` (the model's full reply); other fields are "
-        "kept. Each output line adds `verdict`, `gold_answer`, `pred_answer` and `reason`.",
+        "\\boxed{}, or a GSM8K answer with ####) and `prediction` (the model's full reply); a choice item also "
+        "carries `choices` (a list, or a dict keyed A-E) and a gold letter (or a 0-based index); a `question` "
+        "helps read replies that mark no answer. Other fields are kept. Each output line adds `verdict`, "
+        "`gold_answer`, `pred_answer` and `reason`.",
     )
     p.add_argument("input", metavar="IN.jsonl", help="input JSONL file")
     p.add_argument("-o", "--output", metavar="OUT.jsonl", default=None,
@@ -24,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true",
                    help='print one summary object {"total","correct","wrong","uncertain","accuracy"}')
     p.add_argument("--workers", type=int, default=None, help="grading processes (default: all cores)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per symbolic comparison (default 5)")
+    p.add_argument("--timeout", type=float, default=5.0,
+                   help="seconds allowed per item; an item not finished in time is uncertain 'too-large' (default 5)")
     p.set_defaults(func=run)
 
 
@@ -36,7 +39,7 @@ def read_items(path: str) -> list[dict]:
     """Every non-blank line of a grade input file as a dict with string `gold` and `prediction`."""
     try:
         with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+            lines = fh.read().split("\n")  # not splitlines(): U+2028 inside a JSON string is no line break
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
     items = []
@@ -55,8 +58,19 @@ def read_items(path: str) -> list[dict]:
             value = obj[key]
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 raise InputError(f"{path}:{lineno}: field {key!r} must be a string, got {type(value).__name__}")
+        if obj.get("choices") is not None:
+            from mathbench.core.grading import normalize_choices
+
+            if not isinstance(obj["choices"], (list, dict, str)) or normalize_choices(obj["choices"]) is None:
+                raise InputError(f"{path}:{lineno}: field 'choices' must be a list of options or a dict keyed A-E")
         items.append(obj)
     return items
+
+
+def _gold(item: dict):
+    """The gold as given: a choice item's integer gold is an option's index, any other gold is text."""
+    gold = item["gold"]
+    return gold if item.get("choices") is not None and isinstance(gold, int) else str(gold)
 
 
 def summarize(grades) -> dict:
@@ -73,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
-    pairs = [(str(it["gold"]), str(it["prediction"])) for it in items]
+    pairs = [(_gold(it), str(it["prediction"]), it.get("choices"),
+              it["question"] if isinstance(it.get("question"), str) else None) for it in items]
     grades = _grade_with_progress(pairs, args)
     lines = []
     for item, g in zip(items, grades):

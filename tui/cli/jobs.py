@@ -102,25 +102,36 @@ def _err(cmd: str, exc: Exception) -> int:
     return 2
 
 
+def _show_preflight(pre, *, stream=sys.stderr) -> None:
+    """The exact command, what was adjusted for this machine, and what stands in the way."""
+    print(f"  command: {pre.command_line()}", file=stream)
+    for note in pre.notes:
+        print(f"  note: {note}", file=stream)
+    for check in pre.warnings:
+        print(f"  warning: {check.text()}", file=stream)
+    for check in pre.problems:
+        print(f"  cannot launch: {check.text()}", file=stream)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Start (or --dry-run) a training job."""
-    from mathbench.core.jobs.training import ConfigError, prepare_training, start_training
+    from mathbench.core.jobs.preflight import PreflightError
+    from mathbench.core.jobs.training import ConfigError, launch_training, prepare_training
 
     ws = _workspace(args)
     kw = dict(gpus=args.gpus, nnodes=args.nnodes, node_rank=args.node_rank, master_addr=args.master_addr,
               master_port=args.master_port, nproc_per_node=args.nproc_per_node, llamaboard=not args.no_llamaboard)
     try:
+        launch = prepare_training(ws, args.config, args.overrides, dry=args.dry_run, **kw)
         if args.dry_run:
-            launch = prepare_training(ws, args.config, args.overrides, **kw)
-            print(launch.config_path.read_text(encoding="utf-8"), end="")
+            print(launch.text, end="")
             env = " ".join(f"{k}={v}" for k, v in launch.env.items())
             print(f"# {env} {' '.join(launch.argv)}")
-            import shutil
-
-            shutil.rmtree(launch.config_path.parent, ignore_errors=True)
+            _show_preflight(launch.preflight)
             return 0
-        job = start_training(ws, args.config, args.overrides, **kw)
-    except (ConfigError, OSError) as exc:
+        _show_preflight(launch.preflight)
+        job = launch_training(ws, launch, args.config)
+    except (ConfigError, PreflightError, OSError) as exc:
         return _err("train", exc)
     return _print_started(job, args)
 
@@ -139,28 +150,33 @@ def _print_started(job, args) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Start a server job (and --wait for it)."""
-    from mathbench.core.jobs.serving import ServeError, server_status, start_server, wait_ready, workspace_api_key
-
-    ws = _workspace(args)
+    """Start a server job (and --wait for it: ready only when our own job answers with the model asked for)."""
     import shlex
 
+    from mathbench.core.jobs.preflight import PreflightError
+    from mathbench.core.jobs.serving import ServeError, launch_server, prepare_serve, server_status, wait_ready
+    from mathbench.core.jobs.serving import workspace_api_key
+
+    ws = _workspace(args)
     extra = shlex.split(args.server_args) if args.server_args else []
     try:
-        job = start_server(
+        launch = prepare_serve(
             ws, args.model, engine=args.engine, host=args.host, port=args.port,
             served_model_name=args.served_model_name, tensor_parallel_size=args.tp, lora=args.lora, gpus=args.gpus,
             api_key=not args.no_api_key, generation_config=args.generation_config, max_model_len=args.max_model_len,
             gpu_memory_utilization=args.gpu_memory_utilization, extra=extra,
         )
-    except (ServeError, OSError) as exc:
+        _show_preflight(launch.preflight)
+        job = launch_server(ws, launch, args.model)
+    except (ServeError, PreflightError, OSError) as exc:
         return _err("serve", exc)
     rc = _print_started(job, args)
     if args.wait and rc == 0:
         key = None if args.no_api_key else workspace_api_key(ws)
         st = wait_ready(job.url, key, timeout=args.timeout, job=(ws, job.id))
         if not st.ready:
-            print(f"mathbench serve: {job.url} not ready ({st.health})", file=sys.stderr)
+            why = st.not_ours or st.health
+            print(f"mathbench serve: {job.url} not ready ({why})", file=sys.stderr)
             return 1
         st = server_status(job.url, key)
         print(f"  ready: {job.url} models: {', '.join(m.id for m in st.models)}", file=sys.stderr)
@@ -265,7 +281,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     """Stop a job, escalating to SIGKILL after the grace period."""
-    from mathbench.core.jobs.registry import JobError, get_job, kill_job, stop_job
+    from mathbench.core.jobs import JobError, get_job, kill_job, stop_job
 
     ws = _workspace(args, create=False)
     try:

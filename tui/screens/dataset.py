@@ -1,40 +1,41 @@
-"""The dataset screen: browse, search, filter, edit and validate an SFT file; fluid at 100k items."""
+"""The dataset screen: browse, search, filter, edit, validate an SFT file and check it against benchmarks."""
 
 from __future__ import annotations
 
 import gc
-import re
 import threading
-from collections import Counter
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import ContentSwitcher, Input, Label, ProgressBar, Select, Static, TextArea
+from textual.widgets import ContentSwitcher, Input, Label, Select, Static, TextArea
 
 from mathbench.tui.widgets.common import WorkbenchScreen, one_line
 from mathbench.tui.widgets.data_filters import DataFilters, FilterSpec, has_code, matching_rows, source_of
 from mathbench.tui.widgets.item_list import ItemList
-from mathbench.tui.widgets.data_item_view import DataItemView, item_renderable
+from mathbench.tui.widgets.data_item_view import DataItemView, item_renderable, row_text
 from mathbench.tui.widgets.data_messages import (
     ClustersFound,
+    ContaminationFound,
     DatasetLoaded,
     DatasetSaved,
+    FilesListed,
     RowsFiltered,
     StatsComputed,
     ValidationFinished,
-    ValidationProgressed,
 )
-from mathbench.tui.widgets.data_stats import DataStats, compute_stats
+from mathbench.tui.widgets.data_stats import DataStats
+from mathbench.tui.widgets.data_tasks import DataTasks, contamination_note, summary_line
 
-STATUS_MARKS = {"match": ("✓", "green"), "mismatch": ("✗", "red"), "error": ("!", "magenta"),
-                "timeout": ("⧗", "yellow"), "no_code": ("·", "dim"), "schema": ("§", "bold red")}
-DATA_SUFFIXES = (".json", ".jsonl")
 ITEM_VIEW_DELAY = 0.08
 """Seconds the cursor must rest on an item before the item view redraws."""
+BIG = 50_000
+"""Items above which near duplicates and the benchmark check wait to be asked for instead of running on open."""
+FILES_EVERY = 2.0
+"""Seconds between looks at the datasets folder for files created or removed meanwhile."""
 
 
 class DatasetScreen(WorkbenchScreen):
@@ -54,8 +55,14 @@ class DatasetScreen(WorkbenchScreen):
         Binding("x,delete", "delete_item", "Delete item", id="dataset.delete", tooltip="Remove the item (asks first; u undoes)"),
         Binding("v", "validate", "Validate all", id="dataset.validate",
                 tooltip="Run every item's code and compare outputs (v again stops)"),
+        Binding("c", "check_benchmarks", "Benchmarks", id="dataset.benchmarks",
+                tooltip="Flag items that repeat a problem of the workspace's benchmarks"),
+        Binding("D", "drop_flagged", "Drop flagged", id="dataset.drop-flagged",
+                tooltip="Remove every item that repeats a benchmark problem (asks first; u undoes)"),
         Binding("t", "stats", "Stats", id="dataset.stats", tooltip="Counts, lengths and status shares"),
         Binding("f", "focus_filters", "Filters", id="dataset.filters", tooltip="Move to the filter selectors"),
+        Binding("escape", "leave_input", "Leave input", id="dataset.leave-input", show=False,
+                tooltip="Leave the search box or a selector: the screen's keys work again"),
     ]
 
     def __init__(self) -> None:
@@ -68,10 +75,16 @@ class DatasetScreen(WorkbenchScreen):
         """Duplicate cluster number (1-based) per item index (items in no cluster are absent)."""
         self.cluster_list: list = []
         """core.datasets.dedupe.Cluster objects of the loaded file, largest first."""
+        self.near_done = False
+        """Whether the clusters include near duplicates (a big file has only exact ones until asked)."""
+        self.hits: dict[int, object] = {}
+        """core.datasets.decontaminate.Hit per item index that repeats a benchmark problem."""
         self.checks: dict[int, object] = {}
         """core.datasets.checks.ItemCheck per item index, from the last validate-all."""
         self.last_counts: dict[str, int] = {}
         """The counts of the last validate-all (core's summary keys)."""
+        self.files: list[Path] = []
+        """The dataset files the picker offers."""
         self.code_timeout = 10.0
         """Seconds each item's code may run during validate-all."""
         self.editing: int | None = None
@@ -80,6 +93,8 @@ class DatasetScreen(WorkbenchScreen):
         self._validate_stop: threading.Event | None = None
         self._item_timer = None
         self._code_cache: dict[int, bool] = {}
+        self._opening: Path | None = None
+        self._check_asked = False
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="data-body"):
@@ -94,27 +109,39 @@ class DatasetScreen(WorkbenchScreen):
                         yield Label("Edit: <<<role>>> starts a turn · ctrl+s save · ctrl+g cancel", classes="pane-title")
                         yield TextArea(id="data-editor", soft_wrap=True, show_line_numbers=True)
                     yield DataStats(id="data-stats")
-            with Horizontal(id="data-progress-row"):
-                yield ProgressBar(total=1, show_eta=True, id="data-progress")
-                yield Static("", id="data-progress-text")
+            yield DataTasks(id="data-tasks")
 
     def on_mount(self) -> None:
-        files = self._dataset_files()
-        select = self.query_one("#data-file", Select)
-        select.set_options([(p.name, str(p)) for p in files])
-        if files:
-            select.value = str(files[0])
-        else:
-            self.query_one("#data-count", Static).update(f"No .json/.jsonl files in {self.workspace.datasets_dir}")
+        self._look_for_files()
+        self.set_interval(FILES_EVERY, self._look_for_files)
 
     def on_unmount(self) -> None:
         gc.unfreeze()
 
-    def _dataset_files(self) -> list[Path]:
-        root = self.workspace.datasets_dir
-        if not root.is_dir():
-            return []
-        return sorted(p for p in root.iterdir() if p.suffix in DATA_SUFFIXES and p.is_file())
+    def unsaved_work(self) -> str | None:
+        """What quitting now would lose on this screen, if anything."""
+        if self.editing is not None:
+            return f"the inline edit of item {self.editing + 1}"
+        if self.dataset is not None and self.dataset.dirty:
+            return f"unsaved edits to {self.dataset.path.name if self.dataset.path else 'the dataset'}"
+        return None
+
+    # files --------------------------------------------------------------------------------
+    def _look_for_files(self) -> None:  # the worker lists the folder: no file I/O here
+        self.query_one(DataTasks).list_files(self.workspace.datasets_dir)
+
+    def on_files_listed(self, message: FilesListed) -> None:
+        if message.files == self.files:
+            return
+        self.files = message.files
+        open_path = self.dataset.path if self.dataset is not None else None
+        filters = self.query_one(DataFilters)
+        filters.show_files(self.files, open_path)
+        if self.dataset is None and self._opening is None:
+            if self.files:
+                filters.choose_file(self.files[0])  # opens it
+            else:
+                self.query_one("#data-count", Static).update(f"No .json/.jsonl files in {self.workspace.datasets_dir}")
 
     # loading ------------------------------------------------------------------------------
     @on(Select.Changed, "#data-file")
@@ -123,25 +150,21 @@ class DatasetScreen(WorkbenchScreen):
             self.open_file(Path(str(event.value)))
 
     def open_file(self, path: Path) -> None:
-        """Load *path* (in a worker) and show it."""
+        """Load *path* (in a worker, with progress) and show it."""
+        self._opening = path
         self.query_one("#data-count", Static).update(f"loading {path.name} …")
-        self.load_dataset(path)
-
-    @work(thread=True, exclusive=True, group="data-load", exit_on_error=False)
-    def load_dataset(self, path: Path) -> None:
-        from mathbench.core.datasets import Dataset, DatasetError
-
-        try:
-            dataset = Dataset.load(path)
-        except DatasetError as exc:
-            self.post_message(DatasetLoaded(None, str(exc)))
-            return
-        self.post_message(DatasetLoaded(dataset, sources=Counter(source_of(item) for item in dataset.items)))
+        self.query_one(DataTasks).load(path)
 
     def on_dataset_loaded(self, message: DatasetLoaded) -> None:
+        self._opening = None
         if message.error:
-            self.query_one("#data-count", Static).update(f"[red]{message.error}[/]")
             self.notify(message.error, title="Dataset", severity="error", timeout=10)
+            # The picker goes back to the file still shown.
+            self.query_one(DataFilters).show_files(self.files, self.dataset.path if self.dataset else None)
+            if self.dataset is None:
+                self.query_one("#data-count", Static).update(f"[red]{message.error}[/]")
+            else:
+                self._show_count(len(self.query_one(ItemList).rows), note=f"could not open {message.path.name}")
             return
         self.dataset = message.dataset
         # A big file is millions of long-lived objects; kept out of the cyclic GC's scans, a full collection
@@ -149,28 +172,48 @@ class DatasetScreen(WorkbenchScreen):
         # whatever was frozen with it can still be collected.
         gc.unfreeze()
         gc.freeze()
-        self.statuses, self.clusters, self._code_cache, self.checks = {}, {}, {}, {}
-        self.cluster_list = []
-        self.find_clusters(message.dataset)
-        self.query_one(DataFilters).show_sources(message.sources)
+        self.statuses, self.checks, self.last_counts = {}, {}, {}
+        self.query_one(DataTasks).show_summary(None)
+        filters = self.query_one(DataFilters)
+        filters.show_files(self.files, self.dataset.path)
+        filters.show_sources(message.sources)
+        self._forget_positions()
         self.apply_filters()
 
-    @work(thread=True, exclusive=True, group="data-dedupe", exit_on_error=False)
-    def find_clusters(self, dataset) -> None:
-        """Exact and near-duplicate clusters of the problems, from core.datasets.dedupe."""
-        from mathbench.core.datasets import find_duplicates
-
-        clusters = find_duplicates([dataset.problem(i) for i in range(len(dataset))])
-        mapping = {index: number for number, cluster in enumerate(clusters, start=1) for index in cluster.members}
-        self.post_message(ClustersFound(dataset, mapping, clusters))
+    def _forget_positions(self) -> None:
+        """Items moved (a load, an insert, a delete): facts kept by index are gone; look again in the background."""
+        self.statuses, self.checks, self._code_cache, self.hits = {}, {}, {}, {}
+        self.clusters, self.cluster_list = {}, []
+        if self.dataset is None:
+            return
+        small = len(self.dataset) <= BIG
+        tasks = self.query_one(DataTasks)
+        tasks.find_clusters(self.dataset, near=small or self.near_done)
+        if small:
+            tasks.check_benchmarks(self.dataset, self.workspace)
 
     def on_clusters_found(self, message: ClustersFound) -> None:
         if message.dataset is not self.dataset:
             return  # found for a file no longer shown
-        self.clusters = message.mapping
-        self.cluster_list = message.clusters
+        self.clusters, self.cluster_list, self.near_done = message.mapping, message.clusters, message.near
         self.query_one(ItemList).invalidate()
         if self.query_one("#data-dup", Select).value == "dup":
+            self.apply_filters()
+
+    def on_contamination_found(self, message: ContaminationFound) -> None:
+        if message.dataset is not self.dataset:
+            return
+        report = message.report
+        self.hits = report.by_item() if report is not None else {}
+        asked, self._check_asked = self._check_asked, False
+        note = contamination_note(report, len(self.hits), asked)
+        if note is not None:
+            self.notify(note[0], title="Benchmarks", severity=note[1], timeout=8)
+        item_list = self.query_one(ItemList)
+        item_list.invalidate()
+        self._show_count(len(item_list.rows))
+        self._show_item(item_list.current)
+        if self.query_one("#data-dup", Select).value == "bench":
             self.apply_filters()
 
     # rows ---------------------------------------------------------------------------------
@@ -178,21 +221,12 @@ class DatasetScreen(WorkbenchScreen):
         ds = self.dataset
         if ds is None or index >= len(ds):
             return Text("")  # a row of the previous filter, redrawn before the new one arrives
-        status = self.statuses.get(index)
-        mark, style = STATUS_MARKS.get(status, (" ", ""))
-        text = Text(f"{index + 1:>6} ", style="dim")
-        text.append(mark, style=style)
-        text.append(" ")
         turns = ds.turns(index)
-        text.append(f"{len(turns):>2}t ", style="dim")
         code = self._code_cache.get(index)
         if code is None:
             code = self._code_cache[index] = has_code(turns)
-        text.append("py " if code else "   ", style="cyan")
-        if index in self.clusters:
-            text.append(f"≈{self.clusters[index]} ", style="yellow")
-        text.append(one_line(ds.problem(index), 200))
-        return text
+        return row_text(index, ds.problem(index), len(turns), code, status=self.statuses.get(index),
+                        flagged=index in self.hits, cluster=self.clusters.get(index))
 
     @on(Input.Changed, "#data-search")
     @on(Select.Changed, "#data-status")
@@ -200,26 +234,17 @@ class DatasetScreen(WorkbenchScreen):
     @on(Select.Changed, "#data-dup")
     @on(Select.Changed, "#data-source")
     def _filters_changed(self) -> None:
+        if self.dataset is not None and self.query_one("#data-dup", Select).value == "dup" and not self.near_done:
+            self.query_one(DataTasks).find_clusters(self.dataset, near=True)
+            self.notify(f"Looking for near duplicates among {len(self.dataset):,} items …", title="Dataset")
         self.apply_filters()
 
     def apply_filters(self) -> None:
         """Recompute the shown rows from the search box and filters (in a worker)."""
         if self.dataset is None:
             return
-        self.filter_rows(self.dataset, self.query_one(DataFilters).spec(), dict(self.statuses), dict(self.clusters))
-
-    @work(thread=True, exclusive=True, group="data-filter", exit_on_error=False)
-    def filter_rows(self, dataset, spec: FilterSpec, statuses: dict[int, str], clusters: dict[int, int]) -> None:
-        from textual.worker import get_current_worker
-
-        worker = get_current_worker()
-        try:
-            rows = matching_rows(dataset, spec, statuses, clusters, lambda: worker.is_cancelled)
-        except re.error as exc:
-            self.post_message(RowsFiltered([], spec.query, f"bad regex: {exc}"))
-            return
-        if rows is not None:
-            self.post_message(RowsFiltered(rows, spec.query))
+        self.query_one(DataTasks).filter_rows(self.dataset, self.query_one(DataFilters).spec(), dict(self.statuses),
+                                              dict(self.clusters), frozenset(self.hits))
 
     def on_rows_filtered(self, message: RowsFiltered) -> None:
         if message.error:
@@ -230,10 +255,18 @@ class DatasetScreen(WorkbenchScreen):
         if self._focus_after_save is not None:
             keep, self._focus_after_save = self._focus_after_save, None
         item_list.set_rows(message.rows, keep=keep)
-        total = len(self.dataset) if self.dataset is not None else 0
-        name = self.dataset.path.name if self.dataset is not None and self.dataset.path else ""
-        dirty = " [yellow](unsaved)[/]" if self.dataset is not None and self.dataset.dirty else ""
-        self.query_one("#data-count", Static).update(f"{name}: showing {len(message.rows):,} of {total:,}{dirty}")
+        note = f"no item matches {message.query!r} (the search box)" if message.query and not message.rows \
+            else ""
+        self._show_count(len(message.rows), note=note)
+
+    def _show_count(self, shown: int, note: str = "") -> None:
+        ds = self.dataset
+        total = len(ds) if ds is not None else 0
+        name = ds.path.name if ds is not None and ds.path else ""
+        dirty = " [yellow](unsaved)[/]" if ds is not None and ds.dirty else ""
+        flagged = f" · [red]⚑ {len(self.hits):,}[/]" if self.hits else ""
+        extra = f" · [yellow]{note}[/]" if note else ""
+        self.query_one("#data-count", Static).update(f"{name}: showing {shown:,} of {total:,}{flagged}{dirty}{extra}")
 
     @property
     def shown_rows(self) -> list[int]:
@@ -264,7 +297,7 @@ class DatasetScreen(WorkbenchScreen):
         number = self.clusters.get(index)
         cluster = self.cluster_list[number - 1] if number is not None and number <= len(self.cluster_list) else None
         view.show(item_renderable(self.dataset, index, status=self.statuses.get(index), cluster_number=number,
-                                  cluster=cluster, check=self.checks.get(index)))
+                                  cluster=cluster, check=self.checks.get(index), hit=self.hits.get(index)))
 
     # editing ------------------------------------------------------------------------------
     def unsaved_work(self) -> str | None:
@@ -319,13 +352,11 @@ class DatasetScreen(WorkbenchScreen):
         label = self.dataset.undo()
         after = self.dataset.items
         if len(before) != len(after):
-            # Items were added or removed: every index after the change moved, so no status is trusted.
-            self.statuses, self.checks, self._code_cache = {}, {}, {}
+            self._forget_positions()  # items were added or removed: every index after the change moved
         else:
             for index in (i for i in range(len(after)) if before[i] is not after[i]):
-                self.statuses.pop(index, None)
-                self.checks.pop(index, None)
-                self._code_cache.pop(index, None)
+                for facts in (self.statuses, self.checks, self._code_cache, self.hits):
+                    facts.pop(index, None)
         self._after_change(None, f"undo {label or ''}".strip())
 
     def action_new_item(self) -> None:
@@ -334,7 +365,7 @@ class DatasetScreen(WorkbenchScreen):
         current = self.query_one(ItemList).current
         at = len(self.dataset) if current is None else current + 1
         self.dataset.add_item([("human", ""), ("gpt", "")], index=at)
-        self.statuses, self.checks, self._code_cache = {}, {}, {}  # indices after *at* moved
+        self._forget_positions()
         self._after_change(None, "new item")
         self._focus_after_save = at
         self.notify("Item added; e edits it, u removes it again.", title="Dataset")
@@ -348,7 +379,7 @@ class DatasetScreen(WorkbenchScreen):
         def answered(yes: bool | None) -> None:
             if yes and self.dataset is not None:
                 self.dataset.remove_item(index)
-                self.statuses, self.checks, self._code_cache = {}, {}, {}
+                self._forget_positions()
                 self._after_change(None, f"delete item {index + 1}")
 
         problem = one_line(self.dataset.problem(index), 70)
@@ -385,24 +416,12 @@ class DatasetScreen(WorkbenchScreen):
             # Items went away: show every index that still exists until the filter runs again.
             item_list.set_rows(range(len(self.dataset)), keep=item_list.current)
         if index is not None:
-            self._code_cache.pop(index, None)
-            self.statuses.pop(index, None)
-            self.checks.pop(index, None)
+            for facts in (self.statuses, self.checks, self._code_cache, self.hits):
+                facts.pop(index, None)
         item_list.invalidate()
         item_list.focus()
         self._show_item(item_list.current)
-        self.save_dataset(self.dataset, label)
-
-    @work(thread=True, exclusive=True, group="data-save", exit_on_error=False)
-    def save_dataset(self, ds, label: str) -> None:
-        from mathbench.core.datasets import DatasetError
-
-        try:
-            path = ds.save()
-        except (DatasetError, OSError) as exc:
-            self.post_message(DatasetSaved(ds.path, label, str(exc)))
-            return
-        self.post_message(DatasetSaved(path, label))
+        self.query_one(DataTasks).save(self.dataset, label)
 
     def on_dataset_saved(self, message: DatasetSaved) -> None:
         if message.error:
@@ -411,76 +430,67 @@ class DatasetScreen(WorkbenchScreen):
             self.notify(f"{message.label}: saved {message.path.name} (previous kept as .bak)", title="Dataset")
         self.apply_filters()
 
+
+    # benchmarks ---------------------------------------------------------------------------
+    def action_check_benchmarks(self) -> None:
+        if self.dataset is None:
+            return
+        self._check_asked = True
+        self.query_one(DataTasks).check_benchmarks(self.dataset, self.workspace)
+
+    def action_drop_flagged(self) -> None:
+        if self.dataset is None or not self.hits:
+            self.notify("No item is flagged as repeating a benchmark problem (c checks).", title="Benchmarks")
+            return
+        from mathbench.tui.widgets.confirm import ConfirmScreen
+
+        flagged = sorted(self.hits)
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.dataset is not None:
+                self.dataset.remove_items(flagged)
+                self._forget_positions()
+                self._after_change(None, f"drop {len(flagged)} items that repeat benchmark problems")
+
+        self.app.push_screen(ConfirmScreen(f"Remove the {len(flagged)} items that repeat a benchmark problem?\n"
+                                           "u undoes it.", yes="Remove"), answered)
+
     # validation ---------------------------------------------------------------------------
     def action_validate(self) -> None:
         if self.dataset is None:
             return
+        tasks = self.query_one(DataTasks)
         if self._validate_stop is not None and not self._validate_stop.is_set():
             self._validate_stop.set()
-            self.query_one("#data-progress-text", Static).update("stopping …")
+            tasks.say("stopping …")
             return
+        from mathbench.core.datasets import default_cache_path
+
         self._validate_stop = threading.Event()
-        self.query_one("#data-progress", ProgressBar).update(total=len(self.dataset), progress=0)
-        self.query_one("#data-progress-text", Static).update("validating …")
-        self.validate_all(self.dataset, self._validate_stop)
-
-    @work(thread=True, exclusive=True, group="data-validate", exit_on_error=False)
-    def validate_all(self, dataset, stop: threading.Event) -> None:
-        from mathbench.core.datasets import default_cache_path, validate_items
-
-        total = len(dataset)
-
-        def progressed(done: int, _total: int) -> None:
-            self.post_message(ValidationProgressed(done, total))
-
-        try:
-            report = validate_items(dataset.items, fmt=dataset.fmt, lines=dataset.lines, timeout=self.code_timeout,
-                                    cache=default_cache_path(self.workspace.state_dir), on_progress=progressed,
-                                    stop=stop, path=str(dataset.path) if dataset.path else None)
-        except Exception as exc:  # noqa: BLE001 - reported, the screen stays
-            stop.set()
-            self.post_message(ValidationFinished({}, {}, error=f"{type(exc).__name__}: {exc}"))
-            return
-        statuses = {check.index: ("schema" if check.schema_errors else check.code_status) for check in report.checks}
-        summary = report.summary()
-        counts = {k: summary[k] for k in ("schema_errors", "code_match", "code_mismatch", "code_error",
-                                           "code_timeout", "no_code", "valid") if summary.get(k)}
-        if report.cancelled:
-            counts["stopped early"] = len(report.checks)
-        stop.set()
-        self.post_message(ValidationFinished(statuses, counts, {check.index: check for check in report.checks}))
-
-    def on_validation_progressed(self, message: ValidationProgressed) -> None:
-        self.query_one("#data-progress", ProgressBar).update(total=message.total, progress=message.done)
-        self.query_one("#data-progress-text", Static).update(f"{message.done:,}/{message.total:,}")
+        tasks.validate(self.dataset, self._validate_stop, self.code_timeout,
+                       default_cache_path(self.workspace.state_dir))
 
     def on_validation_finished(self, message: ValidationFinished) -> None:
-        text = self.query_one("#data-progress-text", Static)
+        tasks = self.query_one(DataTasks)
         if message.error:
-            text.update(f"[red]{message.error}[/]")
+            tasks.say(f"[red]{message.error}[/]")
             return
-        self.statuses = message.statuses
-        self.checks = message.checks
-        self.last_counts = message.counts
-        self.query_one("#data-progress", ProgressBar).update(progress=len(message.statuses))
-        text.update("  ".join(f"{k}: {v}" for k, v in sorted(message.counts.items())))
+        self.statuses, self.checks, self.last_counts = message.statuses, message.checks, message.counts
+        tasks.say(f"validated {len(message.statuses):,} items")
+        tasks.show_summary(summary_line(message.counts))
         self.query_one(ItemList).invalidate()
         self.apply_filters()
         self._show_item(self.query_one(ItemList).current)
 
-    # stats --------------------------------------------------------------------------------
+    # stats and focus ----------------------------------------------------------------------
     def action_stats(self) -> None:
         switcher = self.query_one("#data-right", ContentSwitcher)
         if switcher.current == "data-stats":
             switcher.current = "data-view"
             return
         if self.dataset is not None:
-            self.compute_stats(self.dataset)
+            self.query_one(DataTasks).compute_stats(self.dataset)
         switcher.current = "data-stats"
-
-    @work(thread=True, exclusive=True, group="data-stats", exit_on_error=False)
-    def compute_stats(self, dataset) -> None:
-        self.post_message(StatsComputed(compute_stats(dataset)))
 
     def on_stats_computed(self, message: StatsComputed) -> None:
         self.query_one(DataStats).show(message.figures, self.statuses)
@@ -491,8 +501,9 @@ class DatasetScreen(WorkbenchScreen):
     def action_focus_filters(self) -> None:
         self.query_one("#data-status", Select).focus()
 
+    def action_leave_input(self) -> None:
+        self.query_one(ItemList).focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "data-search":
             self.query_one(ItemList).focus()
-
-

@@ -254,7 +254,7 @@ class EvalScreen(WorkbenchScreen):
         import signal
 
         from mathbench.core.evaluation.rundir import RunDir
-        from mathbench.core.jobs.registry import JobError, stop_job
+        from mathbench.core.jobs import JobError, stop_job
 
         try:
             if job_id:

@@ -196,7 +196,7 @@ class JobsScreen(WorkbenchScreen):
 
     @work(thread=True, group="jobs-stop", exit_on_error=False)
     def stop_job(self, job_id: str) -> None:
-        from mathbench.core.jobs.registry import JobError, stop_job
+        from mathbench.core.jobs import JobError, stop_job
 
         try:
             job = stop_job(self.workspace, job_id)

@@ -118,6 +118,8 @@ class ReportScreen(WorkbenchScreen):
         Binding("o", "pick_run", "Run…", id="report.pick-run", tooltip="Choose the run to report"),
         Binding("x", "export", "Export", id="report.export", tooltip="Write the report as Markdown and CSV into exports/"),
         Binding("f5,ctrl+r", "reload", "Reload", id="report.reload", tooltip="Compute the report again from disk"),
+        Binding("m", "misses_to_synth", "Misses→Synth", id="report.misses",
+                tooltip="Write the run's wrong, flipped or uncertain problems as pairs and open Synth on them"),
     ]
 
     def __init__(self) -> None:
@@ -333,3 +335,8 @@ class ReportScreen(WorkbenchScreen):
     def exported(self, message: ReportExported) -> None:
         folder = message.paths[0].parent
         self.notify(f"Wrote {len(message.paths)} files to {folder}", title="Report exported", timeout=8)
+
+    def action_misses_to_synth(self) -> None:
+        from mathbench.tui.widgets.data_misses import open_synth_on_misses
+
+        open_synth_on_misses(self, self.app.current_run, self.app.compare_run)

@@ -109,6 +109,8 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
                 tooltip="Take back the highlighted item's last human verdict"),
         Binding("o", "pick_run", "Run…", id="results.pick-run", tooltip="Choose the run to show"),
         Binding("f5,ctrl+r", "reload", "Reload", id="results.reload", tooltip="Read the run again from disk"),
+        Binding("m", "misses_to_synth", "Misses→Synth", id="results.misses",
+                tooltip="Write the run's wrong, flipped or uncertain problems as pairs and open Synth on them"),
     ]
 
     def __init__(self) -> None:
@@ -167,6 +169,8 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
 
     @on(RowsBuilt)
     def loaded(self, message: RowsBuilt) -> None:
+        if not self.app.is_running:
+            return  # rows read for a screen the quitting app is taking down
         snapshot = message.snapshot
         self.snapshot = snapshot
         self._signature = message.signature
@@ -327,3 +331,8 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
                 self.query_one(ItemList).move_cursor(index)
 
         self.app.push_screen(ItemScreen(records, event.cursor, self.snapshot), closed)
+
+    def action_misses_to_synth(self) -> None:
+        from mathbench.tui.widgets.data_misses import open_synth_on_misses
+
+        open_synth_on_misses(self, self.app.current_run, self.app.compare_run)

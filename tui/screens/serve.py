@@ -39,6 +39,9 @@ class ServeView:
 
     milestones: dict
     errors: tuple[str, ...]
+    shutdown: bool
+    engine_dead: bool
+    root_cause: str | None
     health: str | None
     models: tuple[str, ...]
     max_model_len: int | None
@@ -195,6 +198,8 @@ class ServeScreen(WorkbenchScreen):
             parts.append(self.url)
         if self.log_path:
             parts.append(f"log {short_path(self.log_path, self.workspace.root)}")
+        if self.log_path and not self.job_id and not self.url:
+            parts.append("[yellow]recorded log, no live server[/]")
         text = " · ".join(parts) or "No server: [b]n[/b] launches one, [b]u[/b] attaches by URL, [b]o[/b] opens a log."
         self.query_one("#serve-source", Static).update(text)
 
@@ -264,6 +269,7 @@ class ServeScreen(WorkbenchScreen):
             max_len = next((m.max_model_len for m in status.models if m.max_model_len), None)
         return ServeView(
             milestones=dict(server_log.milestones), errors=tuple(server_log.errors[-3:]),
+            shutdown=server_log.shutdown, engine_dead=server_log.engine_dead, root_cause=server_log.root_cause,
             health=status.health if status is not None else None, models=models, max_model_len=max_len,
             latest=latest, job_state=job_state, probe_error=status.error if status is not None else None,
             throughput_chart=ChartData("tok/s", (Series("prompt", xs, prompt), Series("gen", xs, gen)), xlabel=xlabel),
@@ -361,7 +367,7 @@ class ServeScreen(WorkbenchScreen):
 
     @work(thread=True, group="serve-stop", exit_on_error=False)
     def stop_server(self, job_id: str) -> None:
-        from mathbench.core.jobs.registry import stop_job
+        from mathbench.core.jobs import stop_job
 
         try:
             job = stop_job(self.workspace, job_id)
@@ -387,6 +393,17 @@ def _milestone_text(name: str, value) -> str:
     return one_line(value, 40)
 
 
+def _ready_text(view: ServeView, url: str | None) -> str:
+    """`yes` only while the server is up; a stopped, dead or unreachable one says it was ready once."""
+    gone = (view.shutdown or view.engine_dead or (url is not None and view.health in ("down", "unhealthy"))
+            or view.job_state in ("stopped", "failed", "succeeded"))
+    if not gone:
+        return "yes"
+    if view.job_state in ("stopped", "failed", "succeeded"):
+        return f"no: the job is {view.job_state} (it was ready)"
+    return "no: it was ready, then shut down" if view.shutdown else "no: it was ready, now down"
+
+
 def _stats_table(view: ServeView, url: str | None) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
@@ -403,8 +420,12 @@ def _stats_table(view: ServeView, url: str | None) -> Table:
     if view.max_model_len:
         table.add_row("max len", f"{view.max_model_len:,}")
     for name, label in MILESTONE_LABELS:
-        if name in view.milestones:
+        if name == "ready" and name in view.milestones:
+            table.add_row(label, _ready_text(view, url))
+        elif name in view.milestones:
             table.add_row(label, _milestone_text(name, view.milestones[name]))
+    if view.engine_dead:
+        table.add_row("[red]engine[/]", "[bold red]died[/] " + one_line(view.root_cause or "", 60))
     latest = view.latest
     if "gen_tps" in latest:
         table.add_row("generation", f"{latest['gen_tps']:,.1f} tok/s")

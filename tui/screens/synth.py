@@ -269,11 +269,17 @@ class SynthScreen(WorkbenchScreen):
                 table.add_row(one_line(rec.get("id"), 16), one_line(rec.get("reason"), 80))
 
     # actions ------------------------------------------------------------------------------
-    def action_start(self) -> None:
+    def start_on_pairs(self, pairs: Path) -> None:
+        """Open the start form on a pairs file (a run's missed problems, written from Results or Report)."""
+        self.action_start(str(pairs))
+
+    def action_start(self, pairs: str = "") -> None:
         from mathbench.tui.widgets.data_synth_form import SynthFormScreen
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         defaults = {"out": f"synth/synth-{stamp}.jsonl", "concurrency": "16"}
+        if pairs:
+            defaults.update(pairs=pairs, out=f"synth/{Path(pairs).stem}-items.jsonl")
         url = getattr(self.app, "endpoint_url", None)
         if url:
             defaults["base_url"] = url
@@ -298,12 +304,9 @@ class SynthScreen(WorkbenchScreen):
         options = {k: v for k, v in values.items() if k not in ("out", "topics")}
         options["topic"] = [t.strip() for t in values.get("topics", "").split(",") if t.strip()]
         argv = synth_command(root, out, **options)
-        env: dict[str, str] = {}
-        key = workspace_api_key(self.workspace, create=False)
-        if key:
-            env["MATHBENCH_API_KEY"] = key
+        key = workspace_api_key(self.workspace, create=False)  # handed over in a 0600 file, never in env/argv
         try:
-            job = start_job(self.workspace, "synth", argv, env=env, cwd=root,
+            job = start_job(self.workspace, "synth", argv, api_key=key, cwd=root,
                             meta={"out": str(out), "title": f"synth {values['model']} → {out.name}"})
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.post_message(SynthStartFailed(str(exc)))
@@ -350,7 +353,7 @@ class SynthScreen(WorkbenchScreen):
 
     @work(thread=True, group="synth-stop", exit_on_error=False)
     def stop_synth(self, job_id: str) -> None:
-        from mathbench.core.jobs.registry import stop_job
+        from mathbench.core.jobs import stop_job
 
         job = stop_job(self.workspace, job_id)
         self.app.call_from_thread(self.notify, f"Synthesis job {job_id} is {job.state}.", title="Synth")

@@ -29,7 +29,8 @@ class TrainView:
     epoch: float | None
     percentage: float | None
     elapsed: float | None
-    remaining: float | None
+    eta: float | None
+    phase: str
     loss: float | None
     loss_ema: float | None
     eval_loss: float | None
@@ -173,9 +174,9 @@ class TrainScreen(WorkbenchScreen):
         if message.output_dir is None:
             self._show_source()
         elif self.output_dir is None or message.job_id is not None:
-            self.follow_output(message.output_dir, job_id=message.job_id)
+            self.follow_run(message.output_dir, job_id=message.job_id)
 
-    def follow_output(self, output_dir: str | Path, *, job_id: str | None = None) -> None:
+    def follow_run(self, output_dir: str | Path, *, job_id: str | None = None) -> None:
         """Watch *output_dir* (written by job *job_id*, when known) from the start of its trainer log."""
         from mathbench.core.jobs.training import TrainerLog, TRAINER_LOG
 
@@ -201,7 +202,8 @@ class TrainScreen(WorkbenchScreen):
             source.update("No training run yet: [b]n[/b] launches one, [b]o[/b] opens an output dir.")
             return
         job = f"job [b]{self.job_id}[/b] → " if self.job_id else ""
-        source.update(f"{job}{short_path(self.output_dir, self.workspace.root)}")
+        recorded = "" if self.job_id else " · [yellow]recorded: no job writes it[/]"
+        source.update(f"{job}{short_path(self.output_dir, self.workspace.root)}{recorded}")
 
     def _tick(self) -> None:
         if self._log is not None:
@@ -222,13 +224,15 @@ class TrainScreen(WorkbenchScreen):
         log, output_dir, job_id = self._log, self.output_dir, self.job_id
         if log is None or output_dir is None:
             return
-        status = training_status(output_dir, log)
         job = None
         if job_id:
             try:
                 job = get_job(self.workspace, job_id)
             except Exception:  # noqa: BLE001 - a removed job leaves the output dir to watch
                 job = None
+        if job is not None and job.finished:
+            log.progress.ended = True
+        status = training_status(output_dir, log)
         p = status.progress
         losses = downsample([s for s, _ in p.losses], [v for _, v in p.losses])
         smoothed = p.smoothed_losses
@@ -240,7 +244,7 @@ class TrainScreen(WorkbenchScreen):
             loss_series.append(Series("eval_loss", tuple(evals[0]), tuple(evals[1])))
         view = TrainView(
             output_dir=output_dir, step=p.step, total=p.total, epoch=p.epoch, percentage=p.percentage,
-            elapsed=p.elapsed, remaining=p.remaining, loss=p.loss, loss_ema=p.loss_ema, eval_loss=p.eval_loss,
+            elapsed=p.elapsed, eta=p.eta, phase=p.phase, loss=p.loss, loss_ema=p.loss_ema, eval_loss=p.eval_loss,
             lr=p.lr, throughput=p.throughput, total_tokens=p.total_tokens,
             checkpoints=tuple(c.step for c in status.checkpoints), finished=status.finished,
             errors=tuple(p.errors[-3:]), job_id=job.id if job else None, job_state=job.state if job else None,
@@ -290,7 +294,7 @@ class TrainScreen(WorkbenchScreen):
 
     def on_training_launched(self, message: TrainingLaunched) -> None:
         self.notify(f"Job {message.job_id} started.", title="Train")
-        self.follow_output(message.output_dir, job_id=message.job_id)
+        self.follow_run(message.output_dir, job_id=message.job_id)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(message.error, title=f"Train: {message.what} failed", severity="error", timeout=10)
@@ -306,7 +310,7 @@ class TrainScreen(WorkbenchScreen):
                 if not target.is_dir():
                     self.notify(f"{target}: no such folder", severity="error")
                     return
-                self.follow_output(target)
+                self.follow_run(target)
 
         self.app.push_screen(PromptScreen("Watch a LLaMA-Factory output dir:", str(self.output_dir or ""),
                                           "folder holding trainer_log.jsonl"), chosen)
@@ -328,7 +332,7 @@ class TrainScreen(WorkbenchScreen):
 
     @work(thread=True, group="train-stop", exit_on_error=False)
     def stop_training(self, job_id: str) -> None:
-        from mathbench.core.jobs.registry import stop_job
+        from mathbench.core.jobs import stop_job
 
         try:
             job = stop_job(self.workspace, job_id)
@@ -345,7 +349,7 @@ class TrainScreen(WorkbenchScreen):
 
     def action_reload(self) -> None:
         if self.output_dir is not None:
-            self.follow_output(self.output_dir, job_id=self.job_id)
+            self.follow_run(self.output_dir, job_id=self.job_id)
 
 
 def _fmt(value: float | None, spec: str = ".4g") -> str:
@@ -360,9 +364,10 @@ def _stats_table(view: TrainView) -> Table:
     if view.percentage is not None:
         step += f"  ({view.percentage:.1f}%)"
     table.add_row("step", step)
+    table.add_row("state", view.phase)
     table.add_row("epoch", _fmt(view.epoch, ".2f"))
     table.add_row("elapsed", duration(view.elapsed))
-    table.add_row("ETA", "done" if (view.percentage or 0) >= 100 else duration(view.remaining))
+    table.add_row("ETA", "—" if view.eta is None else duration(view.eta))
     table.add_row("loss", f"{_fmt(view.loss)}  (smoothed {_fmt(view.loss_ema)})")
     table.add_row("eval_loss", _fmt(view.eval_loss))
     table.add_row("lr", _fmt(view.lr, ".3g"))
@@ -375,8 +380,6 @@ def _stats_table(view: TrainView) -> Table:
         if view.exit_code is not None and state == "failed":
             state += f" (exit {view.exit_code})"
         table.add_row("job", f"{view.job_id}: {state}")
-    elif view.finished:
-        table.add_row("state", "finished (all_results.json)")
     table.add_row("GPU", one_line(view.gpu_line, 60))
     for error in view.errors:
         table.add_row("[red]bad line[/]", one_line(error, 80))

@@ -1,11 +1,13 @@
-"""The Data screen's filter bar (file, search, status, code, duplicates, source) and the row filter it drives."""
+"""The Data screen's filter bar (file, search, status, code, duplicates and benchmark overlap, source) and the
+row filter it drives."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -14,6 +16,9 @@ from textual.widgets import Input, Select
 STATUS_OPTIONS = [("any status", "any"), ("not validated", "none"), ("schema error", "schema"),
                   ("code match", "match"), ("mismatch", "mismatch"), ("code error", "error"),
                   ("timeout", "timeout"), ("no code", "no_code")]
+
+
+DUP_OPTIONS = [("dups: any", "any"), ("in a dup cluster", "dup"), ("repeats a benchmark", "bench")]
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,11 @@ def matcher(query: str) -> Callable[[str], bool]:
 
 
 def matching_rows(dataset, spec: FilterSpec, statuses: Mapping[int, str], clusters: Mapping[int, int],
-                  cancelled: Callable[[], bool] = lambda: False) -> list[int] | None:
-    """Indices of the items *spec* keeps, in order; None when *cancelled* says to stop (checked every 5,000)."""
+                  cancelled: Callable[[], bool] = lambda: False, flagged: Collection[int] = ()) -> list[int] | None:
+    """Indices of the items *spec* keeps, in order; None when *cancelled* says to stop (checked every 5,000).
+
+    *flagged* holds the items that repeat a benchmark problem (spec.dup == "bench" keeps only those).
+    """
     match = matcher(spec.query) if spec.query else None
     rows = []
     for index in range(len(dataset)):
@@ -58,6 +66,8 @@ def matching_rows(dataset, spec: FilterSpec, statuses: Mapping[int, str], cluste
         if spec.status != "any" and statuses.get(index, "none") != spec.status:
             continue
         if spec.dup == "dup" and index not in clusters:
+            continue
+        if spec.dup == "bench" and index not in flagged:
             continue
         if spec.source != "any" and source_of(dataset[index]) != spec.source:
             continue
@@ -80,8 +90,7 @@ class DataFilters(Horizontal):
         yield Select(STATUS_OPTIONS, value="any", allow_blank=False, id="data-status")
         yield Select([("code: any", "any"), ("has code", "yes"), ("no code", "no")], value="any",
                      allow_blank=False, id="data-code")
-        yield Select([("dups: any", "any"), ("in a dup cluster", "dup")], value="any", allow_blank=False,
-                     id="data-dup")
+        yield Select(DUP_OPTIONS, value="any", allow_blank=False, id="data-dup")
         yield Select([("source: any", "any")], value="any", allow_blank=False, id="data-source")
 
     def spec(self) -> FilterSpec:
@@ -92,9 +101,22 @@ class DataFilters(Horizontal):
                           dup=str(self.query_one("#data-dup", Select).value),
                           source=str(self.query_one("#data-source", Select).value))
 
-    def show_sources(self, items: list[dict]) -> None:
-        """Offer the items' `source` values (merged and synthesized data carry one) as a filter."""
-        counts = Counter(source_of(item) for item in items)
+    def show_files(self, files: list[Path], open_path: Path | None) -> None:
+        """Offer *files*, the picker pointing at the file the screen shows (none: blank)."""
+        select = self.query_one("#data-file", Select)
+        with select.prevent(Select.Changed):
+            select.set_options([(p.name, str(p)) for p in files])
+            if open_path is not None and open_path in files:
+                select.value = str(open_path)
+            else:
+                select.clear()
+
+    def choose_file(self, path: Path) -> None:
+        """Pick *path*, as the user would (the screen opens it)."""
+        self.query_one("#data-file", Select).value = str(path)
+
+    def show_sources(self, counts: Counter) -> None:
+        """Offer the items' `source` values (*counts*; merged and synthesized data carry one) as a filter."""
         select = self.query_one("#data-source", Select)
         options = [("source: any", "any")] + [(f"{name} ({n})", name) for name, n in counts.most_common() if name]
         with select.prevent(Select.Changed):

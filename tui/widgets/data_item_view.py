@@ -1,4 +1,5 @@
-"""The Data screen's item view: one SFT item's turns with highlighted code, and what the checks found about it."""
+"""The Data screen's item view (one SFT item's turns with highlighted code, and what the checks found about it)
+and the one-line rows of its item list."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from textual.widgets import Static
 
 from mathbench.tui.widgets.common import one_line
 
+STATUS_MARKS = {"match": ("✓", "green"), "mismatch": ("✗", "red"), "error": ("!", "magenta"),
+                "timeout": ("⧗", "yellow"), "no_code": ("·", "dim"), "schema": ("§", "bold red")}
 ROLE_STYLES = {"human": "bold cyan", "gpt": "bold green", "observation": "bold yellow", "system": "bold magenta"}
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
@@ -38,6 +41,21 @@ def turn_renderables(content: str) -> list:
     return out
 
 
+def row_text(index: int, problem: str, turns: int, code: bool, *, status: str | None = None, flagged: bool = False,
+             cluster: int | None = None) -> Text:
+    """One line of the item list: number, validation mark, benchmark flag, turns, code, duplicate cluster, problem."""
+    mark, style = STATUS_MARKS.get(status, (" ", ""))
+    text = Text(f"{index + 1:>6} ", style="dim")
+    text.append(mark, style=style)
+    text.append("⚑" if flagged else " ", style="bold red")
+    text.append(f"{turns:>2}t ", style="dim")
+    text.append("py " if code else "   ", style="cyan")
+    if cluster is not None:
+        text.append(f"≈{cluster} ", style="yellow")
+    text.append(one_line(problem, 200))
+    return text
+
+
 def _check_lines(check) -> list[Text]:
     """What validation found wrong with an item (core.datasets.checks.ItemCheck)."""
     lines = [Text(f"  {problem}", style="red") for problem in list(check.schema_errors) + list(check.warnings)]
@@ -54,12 +72,16 @@ def _check_lines(check) -> list[Text]:
 
 
 def item_renderable(dataset, index: int, *, status: str | None = None, cluster_number: int | None = None,
-                    cluster=None, check=None) -> Group:
-    """Item *index* of *dataset*: where it is, its status, duplicates, validation findings, then every turn."""
+                    cluster=None, check=None, hit=None) -> Group:
+    """Item *index* of *dataset*: where it is, its status, the benchmark problem it repeats, duplicates,
+    validation findings, then every turn."""
     parts: list = []
     line = dataset.line_of(index)
     where = f"{dataset.path.name}:{line}" if dataset.path and line else ""
     parts.append(Text(f"item {index + 1}  {where}  status: {status or 'not validated'}", style="bold"))
+    if hit is not None:
+        parts.append(Text(f"  ⚑ repeats {hit.benchmark} {hit.id} ({hit.kind}, {hit.score:.2f}): "
+                          f"{one_line(hit.question, 300)}", style="bold red"))
     if cluster is not None:
         others = ", ".join(str(m + 1) for m in cluster.members if m != index)
         parts.append(Text(f"  {cluster.kind} duplicate (cluster ≈{cluster_number}, similarity "

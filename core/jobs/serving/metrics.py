@@ -97,6 +97,11 @@ class MetricsSnapshot:
     model_names: tuple[str, ...] = ()
     kv_cache_tokens: int | None = None  # from vllm:cache_config_info, for servers whose log we cannot read
     cache_config: dict = field(default_factory=dict)
+    finished_by_reason: dict = field(default_factory=dict)  # stop, length, abort, error, repetition -> count
+
+    @property
+    def requests_errored(self) -> float | None:
+        return self.finished_by_reason.get("error")
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -132,7 +137,17 @@ def summarize_metrics(samples: list[Sample], now: float | None = None) -> Metric
         model_names=names,
         kv_cache_tokens=_kv_tokens(info),
         cache_config=info,
+        finished_by_reason=_by_label(samples, "vllm:request_success_total", "finished_reason"),
     )
+
+
+def _by_label(samples: list[Sample], name: str, label: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for s in samples:
+        if s.name == name and not math.isnan(s.value):
+            key = s.label(label) or "?"
+            out[key] = out.get(key, 0.0) + s.value
+    return out
 
 
 def _kv_tokens(info: dict) -> int | None:

@@ -8,10 +8,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from mathbench.core.jobs.registry import get_job, list_jobs
+from mathbench.core.jobs.control import job_pids
+from mathbench.core.jobs.registry import Job, get_job, list_jobs
 from mathbench.core.jobs.serving.http import api_base, http_get, root_url
 from mathbench.core.jobs.serving.launch import workspace_api_key
 from mathbench.core.jobs.serving.metrics import MetricsSnapshot, fetch_metrics
+from mathbench.core.jobs.tree import describe_pid, port_holders
 from mathbench.core.workspace import Workspace
 
 def probe_health(base_url: str, *, timeout: float = 2.0) -> str:
@@ -70,14 +72,17 @@ class ServerStatus:
     models: list[ModelInfo] = field(default_factory=list)
     metrics: MetricsSnapshot | None = None
     error: str | None = None
+    not_ours: str | None = None  # why the answering server is not the one launched, when it is not
 
     @property
     def ready(self) -> bool:
+        if self.not_ours:
+            return False
         return self.health == "ready" or (self.health == "no-health" and bool(self.models))
 
     def to_dict(self) -> dict:
         return {
-            "base_url": self.base_url, "health": self.health, "ready": self.ready,
+            "base_url": self.base_url, "health": self.health, "ready": self.ready, "not_ours": self.not_ours,
             "models": [m.__dict__ for m in self.models],
             "metrics": self.metrics.to_dict() if self.metrics else None, "error": self.error,
         }
@@ -98,15 +103,53 @@ def server_status(base_url: str, api_key: str | None = None, *, timeout: float =
     return st
 
 
+def _port_of(base_url: str) -> int | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(base_url).port
+    except ValueError:
+        return None
+
+
+def check_is_job_server(st: ServerStatus, job: Job, expect_models: list[str] | None = None) -> ServerStatus:
+    """Mark *st* not ours unless the job is live, holds the port, and serves every model name asked for."""
+    if not job.active:
+        st.not_ours = f"job {job.id} is {job.state}"
+        return st
+    port = _port_of(st.base_url)
+    holders = port_holders(port) if port else []
+    if holders and not set(holders) & set(job_pids(job)):
+        st.not_ours = (f"the server answering on port {port} is not job {job.id}: "
+                       + ", ".join(describe_pid(p) for p in holders))
+        return st
+    if st.health in ("ready", "no-health") and expect_models:
+        served = {m.id for m in st.models}
+        missing = [m for m in expect_models if m not in served]
+        if missing:
+            st.not_ours = (f"the server on port {port} does not serve {', '.join(missing)} "
+                           f"(it serves {', '.join(sorted(served)) or 'nothing'})")
+    return st
+
+
 def wait_ready(base_url: str, api_key: str | None = None, *, timeout: float = 600.0, interval: float = 0.2,
-               job: tuple[Workspace, str] | None = None) -> ServerStatus:
-    """Poll until the server answers ready (or *timeout*, or the job given as (workspace, id) ends)."""
+               job: tuple[Workspace, str] | None = None, expect_models: list[str] | None = None) -> ServerStatus:
+    """Poll until the server answers ready (or *timeout*, or the job given as (workspace, id) ends).
+
+    With *job*, ready means the answering server is that live job's own process serving *expect_models*
+    (by default the names the job was launched to serve), not another server on the same port.
+    """
     deadline = time.monotonic() + timeout
     while True:
         st = server_status(base_url, api_key, timeout=min(2.0, interval * 5), metrics=False)
+        rec = get_job(*job) if job is not None else None
+        if rec is not None and st.health != "down":
+            check_is_job_server(st, rec, expect_models if expect_models is not None
+                                else list(rec.meta.get("models") or []))
         if st.ready or time.monotonic() >= deadline:
             return st
-        if job is not None and get_job(*job).finished:
+        if rec is not None and rec.finished:
+            st.not_ours = st.not_ours or f"job {rec.id} is {rec.state}"
             return st
         time.sleep(interval)
 

@@ -33,6 +33,11 @@ PLACEHOLDER_KEYS = {
     "infer_backend": "infer_backend",
 }
 ALIASES = {"model": "model_path", "adapter": "adapter_path"}
+# Keys whose values are words such as "no" or "steps": `eval_strategy=no` must not become false
+# (transformers then stops with "False is not a valid IntervalStrategy").
+STRING_KEYS = frozenset({"eval_strategy", "evaluation_strategy", "save_strategy", "logging_strategy",
+                         "hub_strategy", "lr_scheduler_type", "report_to", "template", "finetuning_type",
+                         "lora_target", "stage", "infer_backend", "optim"})
 TEMPLATE_DESCRIPTIONS = {
     "lora_sft": "LoRA SFT of a Qwen model on the exported PoT dataset (template qwen)",
     "full_sft": "full-parameter SFT with DeepSpeed ZeRO-3",
@@ -145,7 +150,7 @@ def parse_overrides(items: Iterable[str] | dict | None) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key or not re.match(r"^[A-Za-z_][\w.-]*$", key):
             raise ConfigError(f"override {item!r}: expected key=value")
-        out[key] = parse_value(value)
+        out[key] = value.strip().strip("\"'") if key in STRING_KEYS else parse_value(value)
     return out
 
 

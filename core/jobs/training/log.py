@@ -88,6 +88,30 @@ class TrainProgress:
     records: int = 0
     errors: list[str] = field(default_factory=list)
     updated: float | None = None
+    ended: bool = False  # the run is over: all_results.json written, or its job ended
+
+    @property
+    def stopped_early(self) -> bool:
+        """Ended before its last step (a SIGABRT stop exits 0 and says nothing about it)."""
+        return self.ended and self.step is not None and bool(self.total) and self.step < (self.total or 0)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left while the run goes on; None once it ended (the last record keeps a stale remaining_time)."""
+        if self.ended or self.remaining is None or (self.percentage or 0) >= 100:
+            return None
+        return self.remaining
+
+    @property
+    def phase(self) -> str:
+        """Where the run stands, in words: loading the model, training, stopped at step N/M, finished."""
+        if self.stopped_early:
+            return f"stopped at step {self.step}/{self.total}"
+        if self.ended:
+            return "finished" if self.step is not None else "ended before the first step"
+        if self.step is None:
+            return "loading the model"
+        return "training"
 
     @property
     def smoothed_losses(self) -> list[tuple[float, float]]:
@@ -108,14 +132,16 @@ class TrainProgress:
 
     def as_progress(self) -> Progress:
         parts = []
-        if self.step is not None:
+        if self.stopped_early or self.step is None:
+            parts.append(self.phase)
+        else:
             parts.append(f"{self.step}/{self.total or '?'}")
-        if self.percentage is not None:
-            parts.append(f"{self.percentage:.0f}%")
+            if self.percentage is not None:
+                parts.append(f"{self.percentage:.0f}%")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4g}")
-        if self.remaining is not None and (self.percentage or 0) < 100:
-            parts.append(f"ETA {format_duration(self.remaining)}")
+        if self.eta is not None:
+            parts.append(f"ETA {format_duration(self.eta)}")
         return Progress(self.step, self.total, " ".join(parts))
 
     def to_dict(self) -> dict:
@@ -125,7 +151,8 @@ class TrainProgress:
             "lr": self.lr, "eval_loss": self.eval_loss, "throughput": self.throughput,
             "total_tokens": self.total_tokens, "accuracy": self.accuracy, "reward": self.reward,
             "vram_allocated": self.vram_allocated, "vram_reserved": self.vram_reserved,
-            "records": self.records, "errors": self.errors,
+            "records": self.records, "errors": self.errors, "ended": self.ended, "eta": self.eta,
+            "phase": self.phase, "stopped_early": self.stopped_early,
         }
 
 
@@ -158,6 +185,17 @@ class TrainerLog:
         if new:
             self.progress.updated = time.time()
         return new
+
+    def _apply_loss_from(self, lines: list[str]) -> None:
+        for line in reversed(lines):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            loss = _num(rec.get("loss")) if isinstance(rec, dict) else None
+            if loss is not None:
+                self.progress.loss = loss
+                return
 
     def _apply(self, rec: dict) -> None:
         p = self.progress
@@ -203,9 +241,13 @@ def read_trainer_log(path: str | Path) -> TrainProgress:
     return log.progress
 
 
-def last_progress(output_dir: str | Path) -> Progress | None:
-    """Progress from the last complete line of trainer_log.jsonl, read from the file's end (cheap for lists)."""
-    path = Path(output_dir) / TRAINER_LOG
+def last_progress(output_dir: str | Path, *, ended: bool = False) -> Progress | None:
+    """Progress from the last complete line of trainer_log.jsonl, read from the file's end (cheap for lists).
+
+    *ended* says the run's job is over; a written all_results.json says so too. None before the first record.
+    """
+    d = Path(output_dir)
+    path = d / TRAINER_LOG
     for line in reversed(tail_file(path, 3)):
         try:
             rec = json.loads(line)
@@ -214,6 +256,9 @@ def last_progress(output_dir: str | Path) -> Progress | None:
         if isinstance(rec, dict):
             log = TrainerLog(path)
             log._apply(rec)
+            if log.progress.loss is None:
+                log._apply_loss_from(tail_file(path, 3))
+            log.progress.ended = ended or (d / "all_results.json").is_file()
             return log.progress.as_progress()
     return None
 
@@ -291,4 +336,5 @@ def training_status(output_dir: str | Path, log: TrainerLog | None = None) -> Tr
             results = json.loads(res_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             results = {}
+    log.progress.ended = log.progress.ended or res_path.is_file()
     return TrainStatus(d, log.progress, find_checkpoints(d), res_path.is_file(), results)
