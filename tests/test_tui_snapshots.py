@@ -38,7 +38,8 @@ def _ready(app, key: str) -> bool:
         "3": lambda: screen.snapshot is not None and bool(screen.shown),
         "4": lambda: screen.state is not None,
         "5": lambda: screen.summary is not None and screen.comparison is not None,
-        "6": lambda: "of 31" in screen_text(app),
+        "6": lambda: ("of 31" in screen_text(app) and bool(screen.clusters) and bool(screen.hits)
+                      and str(screen.query_one("#data-progress-text").content) == "done"),
         "7": lambda: "Problem" in screen_text(app),
         "8": lambda: "No synthesis yet" in screen_text(app),
         "9": lambda: screen.view is not None and _log_settled(screen, "#train-log"),

@@ -196,9 +196,12 @@ class DatasetScreen(WorkbenchScreen):
         if message.dataset is not self.dataset:
             return  # found for a file no longer shown
         self.clusters, self.cluster_list, self.near_done = message.mapping, message.clusters, message.near
-        self.query_one(ItemList).invalidate()
+        item_list = self.query_one(ItemList)
+        item_list.invalidate()
         if self.query_one("#data-dup", Select).value == "dup":
             self.apply_filters()
+        else:
+            self._show_item(item_list.current)  # its cluster line
 
     def on_contamination_found(self, message: ContaminationFound) -> None:
         if message.dataset is not self.dataset:

@@ -80,11 +80,12 @@ class StatsComputed(Message):
 class TaskProgressed(Message):
     """Background work on the dataset got `done` of `total` steps along (label says which work)."""
 
-    def __init__(self, label: str, done: int, total: int) -> None:
+    def __init__(self, label: str, done: int, total: int, group: str = "") -> None:
         super().__init__()
         self.label = label
         self.done = done
         self.total = total
+        self.group = group  # the worker group doing the work
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, TaskProgressed) and message.label == self.label

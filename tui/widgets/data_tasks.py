@@ -11,6 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
+from textual.worker import Worker, WorkerState
 
 from mathbench.tui.widgets.data_filters import FilterSpec, matching_rows, source_of
 from mathbench.tui.widgets.data_messages import (
@@ -79,11 +80,34 @@ class DataTasks(Vertical):
         summary.display = False
         yield summary
 
+    def on_mount(self) -> None:
+        self._unfinished: dict[str, tuple[str, int, int]] = {}  # worker group -> (label, done, total)
+
     def on_task_progressed(self, message: TaskProgressed) -> None:
         message.stop()
-        self.query_one(ProgressBar).update(total=max(1, message.total), progress=message.done)
-        share = f" {100 * message.done // max(1, message.total)}%" if message.total else ""
-        self.query_one("#data-progress-text", Static).update(f"{message.label}{share}")
+        key = message.group or message.label
+        if message.total and message.done < message.total:
+            self._unfinished[key] = (message.label, message.done, message.total)
+        else:
+            self._unfinished.pop(key, None)
+        self._show_progress()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            if self._unfinished.pop(event.worker.group, None) is not None:
+                self._show_progress()  # a task stopped or replaced before its last step
+
+    def _show_progress(self) -> None:
+        bar, text = self.query_one(ProgressBar), self.query_one("#data-progress-text", Static)
+        if not self._unfinished:
+            # Whichever task ended last, the line reads the same once nothing runs.
+            bar.update(total=1, progress=1)
+            text.update("done")
+            return
+        label, done, total = self._unfinished[min(self._unfinished)]
+        bar.update(total=total, progress=done)
+        more = f" (+{len(self._unfinished) - 1})" if len(self._unfinished) > 1 else ""
+        text.update(f"{label} {100 * done // total}%{more}")
 
     def say(self, text: str) -> None:
         """Show *text* beside the progress bar."""
@@ -96,7 +120,11 @@ class DataTasks(Vertical):
         summary.display = counts is not None
 
     def _progress(self, label: str):
-        return lambda done, total: self.post_message(TaskProgressed(label, done, total))
+        """A progress callback for the calling worker's task."""
+        from textual.worker import get_current_worker
+
+        group = get_current_worker().group
+        return lambda done, total: self.post_message(TaskProgressed(label, done, total, group))
 
     # -- workers ----------------------------------------------------------------------------
 
@@ -114,7 +142,7 @@ class DataTasks(Vertical):
         except DatasetError as exc:
             self.post_message(DatasetLoaded(None, str(exc), path=path))
             return
-        self.post_message(TaskProgressed(f"loaded {path.name}", 1, 1))
+        self.post_message(TaskProgressed(f"loaded {path.name}", 1, 1, "data-load"))
         self.post_message(DatasetLoaded(dataset, sources=Counter(source_of(item) for item in dataset.items), path=path))
 
     @work(thread=True, exclusive=True, group="data-filter", exit_on_error=False, description="data-filter")

@@ -193,6 +193,8 @@ class LogLines(ScrollView, can_focus=True):
         width = max(1, self.scrollable_content_region.width or self.size.width)
         if self.wrap and width != self._rows_width:
             self._reflow()
+        elif self.following:
+            self._follow_end()  # a smaller pane moves the end further down
 
     # -- drawing ------------------------------------------------------------------------
 
