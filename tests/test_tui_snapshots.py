@@ -26,7 +26,7 @@ def _log_settled(screen, log_id: str) -> bool:
 
     view = screen.query_one(log_id)
     lines = view.query_one(LogLines)
-    return bool(view.lines) and lines.max_scroll_y > 0 and int(lines.scroll_offset.y) == lines.max_scroll_y
+    return bool(view.lines) and lines.size.height > 0 and int(lines.scroll_offset.y) == lines.max_scroll_y
 
 
 def _ready(app, key: str) -> bool:

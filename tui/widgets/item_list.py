@@ -115,6 +115,7 @@ class ItemList(ScrollView, can_focus=True):
     def set_rows(self, rows: Sequence[Any], *, keep: Any = _KEEP_POSITION, cursor: int | None = None) -> None:
         """Show *rows*: the cursor goes to the row equal to *keep* (the top when absent), to position *cursor*,
         or stays where it is (clamped)."""
+        before_row, before_cursor = self.current, self.cursor
         self._rows = rows
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(rows) + self._header_height)
@@ -128,6 +129,9 @@ class ItemList(ScrollView, can_focus=True):
         else:
             position = self.cursor
         self.cursor = max(0, min(position, len(rows) - 1))
+        if self.cursor == before_cursor and self.current != before_row:
+            # Same position, another row under it: the watcher does not run, so say it here.
+            self.post_message(self.Highlighted(self, self.cursor, self.current))
         self.refresh()
 
     def invalidate(self, row: Any = None) -> None:
