@@ -12,7 +12,7 @@ CORE = REPO / "core"
 
 # Lower ranks are lower stages; a module may import only from its own stage or a lower one.
 RANK = {
-    "storage": 0, "records": 0, "resources": 0, "workspace": 0, "keyfile": 0,
+    "storage": 0, "records": 0, "resources": 0, "workspace": 0, "keyfile": 0, "lazy": 0,
     "grading": 1, "sandbox": 1,
     "evaluation": 2,
     "datasets": 3,

@@ -65,3 +65,32 @@ async def test_chart_redraws_only_when_its_snapshot_or_size_changes(tmp_path):
         redrawn = chart._text
         await pilot.resize_terminal(80, 24)
         await wait_until(pilot, lambda: chart._text is not redrawn)
+
+
+async def test_a_run_with_samples_charts_pass_and_maj_at_k(tmp_path):
+    from mathbench.core.evaluation.report import summarize
+    from mathbench.core.evaluation.rundir import RunDir
+    from tests.support.tui_runs import record
+
+    ws = open_workspace(tmp_path / "ws", sample=False)
+    run = RunDir(ws.runs_dir / "sampled")
+    run.write_manifest({"name": "sampled", "benchmark": "synthetic", "model": "m", "total": 24, "samples": 4,
+                        "status": "finished"})
+    with run.open_writer() as writer:
+        for i in range(6):  # problem i: its first i % 5 samples right, the rest wrong
+            for s in range(4):
+                rec = record(i, "correct" if s < i % 5 else "wrong")
+                rec["sample"] = s
+                writer.append(rec)
+    expected = summarize(run)
+    assert expected["samples"] == 4 and expected["pass_at_k"]["1"] < expected["pass_at_k"]["4"]
+    app = MathbenchApp(ws, start="report", run_dir=run.path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.summary is not None)
+        data = screen.query_one("#chart-3", Chart).data
+        assert data.title.startswith("pass@k and maj@k") and data.bar_labels == ("k=1", "k=2", "k=4")
+        passes, majs = (series.ys for series in data.series)
+        assert passes == tuple(round(100 * expected["pass_at_k"][k], 1) for k in ("1", "2", "4"))
+        assert majs == tuple(round(100 * expected["maj_at_k"][k], 1) for k in ("1", "2", "4"))
+        await wait_until(pilot, lambda: "pass@k" in screen_text(app))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mathbench.core.lazy import lazy_exports
 
 # What other stages and the TUI use, imported on first use so that `import mathbench.core.datasets`
 # stays light (synthesis pulls in the OpenAI client, validation the sandbox).
@@ -38,8 +37,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, globals(), _EXPORTS)

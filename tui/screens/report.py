@@ -92,7 +92,19 @@ def single_charts(summary: dict) -> list[ChartData]:
         share = tuple(round(100 * b.get("share_of_correct", 0.0), 1) for b in buckets.values())
         charts.append(bar_chart(f"Accuracy by {group} (%)", labels, acc, limit=100.0, unit="%"))
         charts.append(bar_chart(f"Share of correct answers by {group} (%)", labels, share, unit="%"))
-    return [charts[0], charts[2], charts[1], charts[3]]
+    ordered = [charts[0], charts[2], charts[1], charts[3]]
+    if (summary.get("samples") or 1) > 1:
+        ordered[3] = samples_chart(summary)  # several samples per problem: pass@k and maj@k matter more
+    return ordered
+
+
+def samples_chart(summary: dict) -> ChartData:
+    """pass@k and maj@k against k, for a run that drew several samples per problem."""
+    ks = [k for k in summary["pass_at_k"] if summary["pass_at_k"][k] is not None]
+    passes = tuple(round(100 * summary["pass_at_k"][k], 1) for k in ks)
+    majs = tuple(round(100 * (summary["maj_at_k"].get(k) or 0.0), 1) for k in ks)
+    return bar_chart(f"pass@k and maj@k (%), {summary['samples']} samples", tuple(f"k={k}" for k in ks), passes, majs,
+                     names=("pass@k", "maj@k"), limit=100.0, unit="%")
 
 
 def compare_charts(comparison: dict) -> list[ChartData]:
@@ -166,7 +178,7 @@ class ReportScreen(WorkbenchScreen):
     def compute(self, run_path: Path, compare_path: Path | None, only_if_changed: bool = False) -> None:
         """Summarize the run (and compare it) off the event loop."""
         from mathbench.core.evaluation.compare import compare
-        from mathbench.core.evaluation.report import summarize_records
+        from mathbench.core.evaluation.report import summarize
         from mathbench.core.evaluation.rundir import RunDir
 
         signature = run_signature(run_path, compare_path)
@@ -175,7 +187,7 @@ class ReportScreen(WorkbenchScreen):
         try:
             run = RunDir(run_path)
             records = run.load_results(strict=False)
-            summary = summarize_records(records, run.load_adjudications(strict=False))
+            summary = summarize(run)  # pass@k and maj@k too, when the run drew several samples
             summary["run"] = str(run.manifest.get("name") or run.name)
         except (OSError, ValueError) as exc:
             self.post_message(ReportFailed(str(exc)))
