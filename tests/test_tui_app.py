@@ -143,12 +143,14 @@ def test_adjudicate_command_refuses_a_folder_that_is_no_run(tmp_path):
     assert main(["adjudicate", str(tmp_path / "empty")]) == 2
 
 
-async def test_workspace_keymap_rebinds_by_id(workspace):
+async def test_workspace_keymap_rebinds_by_id(tmp_path):
+    workspace = open_workspace(tmp_path / "ws")  # its own: other tests here adjudicate in the shared one
     (workspace.state_dir / "keymap.json").write_text('{"adjudicate.correct": "k"}', encoding="utf-8")
     app = MathbenchApp(workspace, start="adjudicate")
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.state is not None)
+        await wait_until(pilot, lambda: app._keymap.get("adjudicate.correct") == "k")  # read by a worker
         await pilot.press("k")
         await wait_until(pilot, lambda: screen.state.reviewed == 1)
         assert (app.current_run / "adjudications.jsonl").read_text().count('"correct"') == 1
