@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import io
 
 import pytest
 
@@ -92,6 +93,15 @@ async def test_follows_a_finished_run_directory(tmp_path):
         await wait_until(pilot, lambda: "50 / 50 items" in screen_text(app))
         errors = str(screen.query_one("#eval-errors").content)
         assert "Errors" in errors and "ReadTimeout" in errors
+        # Per level, n is the graded items the accuracy is over; the errored one is shown apart.
+        from rich.console import Console
+
+        from mathbench.tui.widgets.eval_live import _bucket_table
+
+        console = Console(width=80, record=True, file=io.StringIO())
+        console.print(_bucket_table("level", screen.live["summary"]["by_level"]))
+        level_1 = next(line for line in console.export_text().splitlines() if "Level 1 " in line)
+        assert "9 +1err" in level_1
 
 
 @pytest.fixture

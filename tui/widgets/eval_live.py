@@ -210,7 +210,9 @@ def _bucket_table(group: str, buckets: dict) -> Table:
     for key, b in buckets.items():
         label = f"Level {key}" if group == "level" and str(key).isdigit() else str(key)
         ci = b.get("ci95") or (None, None)
-        table.add_row(one_line(label, 22), str(b["total"]), pct(b["accuracy"]), f"{pct(ci[0], 0)}–{pct(ci[1], 0)}")
+        # n is what the accuracy is over: errored items were not measured and are shown apart.
+        n = f"{b['graded']}" + (f" +{b['errors']}err" if b.get("errors") else "")
+        table.add_row(one_line(label, 22), n, pct(b["accuracy"]), f"{pct(ci[0], 0)}–{pct(ci[1], 0)}")
     return table
 
 
