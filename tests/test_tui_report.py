@@ -70,18 +70,10 @@ async def test_chart_redraws_only_when_its_snapshot_or_size_changes(tmp_path):
 async def test_a_run_with_samples_charts_pass_and_maj_at_k(tmp_path):
     from mathbench.core.evaluation.report import summarize
     from mathbench.core.evaluation.rundir import RunDir
-    from tests.support.tui_runs import record
+    from tests.support.tui_runs import make_sampled_run
 
     ws = open_workspace(tmp_path / "ws", sample=False)
-    run = RunDir(ws.runs_dir / "sampled")
-    run.write_manifest({"name": "sampled", "benchmark": "synthetic", "model": "m", "total": 24, "samples": 4,
-                        "status": "finished"})
-    with run.open_writer() as writer:
-        for i in range(6):  # problem i: its first i % 5 samples right, the rest wrong
-            for s in range(4):
-                rec = record(i, "correct" if s < i % 5 else "wrong")
-                rec["sample"] = s
-                writer.append(rec)
+    run = RunDir(make_sampled_run(ws.runs_dir / "sampled"))
     expected = summarize(run)
     assert expected["samples"] == 4 and expected["pass_at_k"]["1"] < expected["pass_at_k"]["4"]
     app = MathbenchApp(ws, start="report", run_dir=run.path)

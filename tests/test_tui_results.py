@@ -118,3 +118,36 @@ async def test_bad_lines_are_skipped_and_named(tmp_path):
         screen = await _results(app, pilot)
         assert screen.query_one(ItemList).row_count == 20
         assert any("results.jsonl:6" in str(n.message) for n in app._notifications)
+
+
+async def test_a_sampled_run_folds_samples_under_their_problem(tmp_path):
+    import json
+
+    from mathbench.core.evaluation.rundir import RunDir
+    from tests.support.tui_runs import make_sampled_run
+
+    ws = open_workspace(tmp_path / "ws", sample=False)
+    run_dir = make_sampled_run(ws.runs_dir / "sampled")
+    app = MathbenchApp(ws, start="results", run_dir=run_dir)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.snapshot is not None and screen.shown)
+        table = screen.query_one(ItemList)
+        assert len(table.rows) == 6 and [row[2] for row in table.rows][:3] == ["0/4 ok", "1/4 ok", "2/4 ok"]
+        assert "6 problems (24 of 24 samples) shown" in screen_text(app)
+        # A verdict on a folded problem is refused: it would not say which sample.
+        table.move_cursor(1)
+        await pilot.press("y")
+        await pilot.pause()
+        assert RunDir(run_dir).load_adjudications() == {}
+        await pilot.press("space")
+        await wait_until(pilot, lambda: len(table.rows) == 10)
+        assert table.rows[1][1].startswith("▾") and [row[1] for row in table.rows[2:6]] == [
+            f" └ sample {s}" for s in range(4)]
+        table.move_cursor(3)  # problem 1's sample 1: wrong by the grader
+        await pilot.press("y")
+        await wait_until(pilot, lambda: table.rows[1][2] == "2/4 ok")
+        entries = [json.loads(line) for line in (run_dir / "adjudications.jsonl").read_text().splitlines()]
+        assert [(e["id"], e.get("sample"), e["verdict"]) for e in entries] == [("p-00001", 1, "correct")]
+        await pilot.press("space")
+        await wait_until(pilot, lambda: len(table.rows) == 6)

@@ -54,6 +54,22 @@ def make_run(path: Path, n: int, *, name: str | None = None, errors: int = 0) ->
     return Path(path)
 
 
+def make_sampled_run(path: Path, problems: int = 6, samples: int = 4) -> Path:
+    """A finished run drawing *samples* per problem: problem i has its first i % (samples + 1) samples right."""
+    from mathbench.core.evaluation.rundir import RunDir
+
+    run = RunDir(path)
+    run.write_manifest({"name": Path(path).name, "benchmark": "synthetic", "model": "m",
+                        "total": problems * samples, "samples": samples, "status": "finished"})
+    with run.open_writer() as writer:
+        for i in range(problems):
+            for s in range(samples):
+                rec = record(i, "correct" if s < i % (samples + 1) else "wrong")
+                rec["sample"] = s
+                writer.append(rec)
+    return Path(path)
+
+
 def screen_lines(app) -> list[str]:
     """The text of every row the app's screen shows now."""
     return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]

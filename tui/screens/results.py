@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Static
 
 from mathbench.tui.widgets.common import VERDICT_STYLES, WorkbenchScreen, one_line
+from mathbench.tui.widgets.sample_folds import fold_samples
 from mathbench.tui.widgets.item_list import Column, ItemList
 from mathbench.tui.widgets.run_data import (RunLoaded, RunLoadFailed, RunSnapshot, VerdictOverridden, VerdictOverrides,
                                             level_key, load_run, run_signature)
@@ -107,6 +108,8 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
                 tooltip="Override the highlighted item: a human says wrong"),
         Binding("u", "verdict(None)", "Undo verdict", id="results.undo", show=False,
                 tooltip="Take back the highlighted item's last human verdict"),
+        Binding("space", "fold", "Fold", id="results.fold",
+                tooltip="Show or hide the samples of the highlighted problem (runs with several samples)"),
         Binding("o", "pick_run", "Run…", id="results.pick-run", tooltip="Choose the run to show"),
         Binding("f5,ctrl+r", "reload", "Reload", id="results.reload", tooltip="Read the run again from disk"),
         Binding("m", "misses_to_synth", "Misses→Synth", id="results.misses",
@@ -120,6 +123,10 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
         self.haystacks: list[str] = []
         self.verdicts: list[str] = []
         self.shown: list[int] = []
+        """Record index of each table row (a folded problem's row: its first shown sample)."""
+        self.headers: dict[int, list[int]] = {}
+        """Table position of each problem row of a sampled run -> the record indices of its shown samples."""
+        self.expanded: set[Any] = set()
         self.filters: dict[str, str | None] = {"verdict": "all", "level": None, "subject": None}
         self.query_text = ""
         self.sort_key = "file"
@@ -174,6 +181,7 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
         snapshot = message.snapshot
         self.snapshot = snapshot
         self._signature = message.signature
+        self.refresh_bindings()
         self.rows, self.haystacks, self.verdicts = message.rows, message.haystacks, message.verdicts
         if snapshot.problems:
             self.notify("\n".join(snapshot.problems[:5]), title="Skipped lines", severity="warning", timeout=15)
@@ -216,8 +224,12 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
             visible.sort(key=self._sort_value, reverse=self.sort_reverse)
         elif self.sort_reverse:
             visible.reverse()
-        self.shown = visible
-        self.query_one(ItemList).set_rows([self.rows[i] for i in visible], cursor=cursor)
+        if self.snapshot.sampled:
+            self.shown, table_rows, self.headers = fold_samples(self.snapshot, visible, self.rows, self.verdicts,
+                                                                self.expanded)
+        else:
+            self.shown, table_rows, self.headers = visible, [self.rows[i] for i in visible], {}
+        self.query_one(ItemList).set_rows(table_rows, cursor=cursor)
         self._show_status()
 
     def _sort_value(self, i: int) -> Any:
@@ -239,9 +251,15 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
             f"[{VERDICT_STYLES[v]}]{v} {sum(1 for x in self.verdicts if x == v)}[/]"
             for v in ("correct", "wrong", "uncertain", "error")
         )
-        acc = f"{100 * correct / total:.1f}%" if total else "—"
+        graded = sum(1 for v in self.verdicts if v != "error")  # an errored item was not measured
+        acc = f"{100 * correct / graded:.1f}%" if graded else "—"
+        if self.headers:
+            samples = sum(len(members) for members in self.headers.values())
+            shown = f"{len(self.headers):,} problems ({samples:,} of {total:,} samples) shown"
+        else:
+            shown = f"{len(self.shown):,} of {total:,} shown"
         self.query_one("#results-status", Static).update(
-            f"[b]{snapshot.name}[/b]  {len(self.shown):,} of {total:,} shown · accuracy {acc} · {counts}"
+            f"[b]{snapshot.name}[/b]  {shown} · accuracy {acc} · {counts}"
         )
         parts = [f"verdict={self.filters['verdict']}"]
         for field in ("level", "subject"):
@@ -288,9 +306,26 @@ class ResultsScreen(VerdictOverrides, WorkbenchScreen):
         if self.app.current_run is not None:
             self.load(self.app.current_run)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fold":
+            return self.snapshot is not None and self.snapshot.sampled  # no samples: no key in the footer
+        return True
+
+    def action_fold(self) -> None:
+        table = self.query_one(ItemList)
+        if self.snapshot is None or not self.snapshot.sampled or table.cursor >= len(self.shown):
+            return
+        pid = self.snapshot.records[self.shown[table.cursor]].get("id")
+        header = next(pos for pos in sorted(self.headers, reverse=True) if pos <= table.cursor)
+        self.expanded.symmetric_difference_update({pid})
+        self.refilter(cursor=header)
+
     def action_verdict(self, verdict: str | None) -> None:
         table = self.query_one(ItemList)
         if self.snapshot is None or not self.shown or table.cursor >= len(self.shown):
+            return
+        if table.cursor in self.headers:
+            self.notify("A verdict settles one sample: space shows this problem's samples.", title="Results")
             return
         self.override(self.snapshot.path, self.snapshot.records[self.shown[table.cursor]], verdict)
 

@@ -26,6 +26,12 @@ class RunSnapshot:
     def name(self) -> str:
         return str(self.manifest.get("name") or self.path.name)
 
+    @property
+    def sampled(self) -> bool:
+        """The run drew several samples per problem (records carry a sample index)."""
+        declared = self.manifest.get("samples")
+        return any(r.get("sample") is not None for r in self.records[:1]) or (isinstance(declared, int) and declared > 1)
+
     def verdict_of(self, record: dict[str, Any]) -> str:
         """The verdict that counts for *record* ("error" when it errored without a verdict)."""
         verdict = effective_verdict(record, self.adjudications)
@@ -102,10 +108,11 @@ def override_verdict(run_path: Path, record: dict[str, Any], verdict: str | None
     from mathbench.core.evaluation.rundir import RunDir
 
     run = RunDir(run_path)
+    sample = record.get("sample")  # a run with several samples settles one sample
     if verdict is None:
-        run.undo_adjudication(record.get("id"))
+        run.undo_adjudication(record.get("id"), sample=sample)
     else:
-        run.append_adjudication(record.get("id"), verdict, grader_verdict=record.get("verdict"))
+        run.append_adjudication(record.get("id"), verdict, grader_verdict=record.get("verdict"), sample=sample)
     return VerdictOverridden(Path(run_path), record.get("id"), run.load_adjudications(strict=False),
                              run_signature(Path(run_path)))
 
