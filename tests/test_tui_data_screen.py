@@ -6,6 +6,7 @@ import json
 
 from mathbench.core.datasets.dataset import Dataset
 from mathbench.core.workspace import open_workspace
+from tests.support.tui_runs import wait_until
 from tests.support.tui_more_text import shown_text
 from mathbench.tui.app import MathbenchApp
 
@@ -239,7 +240,8 @@ async def test_items_repeating_a_workspace_benchmark_are_flagged_filtered_and_dr
         screen.query_one("#data-dup").value = "bench"
         await _settle(app, pilot)
         assert screen.shown_rows == flagged
-        assert "repeats sample" in shown_text(screen.query_one("#data-item"))
+        # The item view follows the cursor after a short rest (it draws highlighted code).
+        await wait_until(pilot, lambda: "repeats sample" in shown_text(screen.query_one("#data-item")), limit=10)
         screen.query_one("#data-dup").value = "any"
         await _settle(app, pilot)
         await pilot.press("D")
