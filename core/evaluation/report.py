@@ -141,20 +141,27 @@ def summarize(run: RunDir | Path | str, *, strict: bool = False) -> dict:
     """Summary of a run directory: ``total, graded, correct, wrong, uncertain, errors, accuracy, by_level,
     by_subject`` plus ``ci95``, ``accuracy_upper``, ``grader``, ``human``, and ``samples``, ``pass_at_k``,
     ``maj_at_k``, ``agreement`` (see module doc)."""
-    from mathbench.core.evaluation.samples import sample_stats
-
     run = as_run(run)
     problems: list[str] = []
-    records = run.load_records(strict=strict, problems=problems)
+    records = run.load_results(strict=strict, problems=problems)
     adjs = run.load_adjudications(strict=strict, problems=problems)
-    summary = summarize_records(records, adjs)
-    summary["run"] = run.name
+    summary = summarize_read(run, records, adjs)
     summary["problems"] = problems
+    return summary
+
+
+def summarize_read(run: RunDir, records: list[dict], adjudications: dict) -> dict:
+    """summarize() of *run* from its results and adjudications as already read (for callers that keep them)."""
+    from mathbench.core.evaluation.samples import sample_stats
+
+    typed = [ResultRecord.from_json(r) for r in records]
+    summary = summarize_records(typed, adjudications)
+    summary["run"] = run.name
     try:
         declared = run.manifest.get("samples")
     except (RunError, OSError):
         declared = None  # a damaged manifest is not needed to count results
-    summary.update(sample_stats(records, adjs, samples=declared if isinstance(declared, int) else None))
+    summary.update(sample_stats(typed, adjudications, samples=declared if isinstance(declared, int) else None))
     return summary
 
 

@@ -178,7 +178,7 @@ class ReportScreen(WorkbenchScreen):
     def compute(self, run_path: Path, compare_path: Path | None, only_if_changed: bool = False) -> None:
         """Summarize the run (and compare it) off the event loop."""
         from mathbench.core.evaluation.compare import compare
-        from mathbench.core.evaluation.report import summarize
+        from mathbench.core.evaluation.report import summarize_read
         from mathbench.core.evaluation.rundir import RunDir
 
         signature = run_signature(run_path, compare_path)
@@ -187,7 +187,8 @@ class ReportScreen(WorkbenchScreen):
         try:
             run = RunDir(run_path)
             records = run.load_results(strict=False)
-            summary = summarize(run)  # pass@k and maj@k too, when the run drew several samples
+            # pass@k and maj@k too, when the run drew several samples
+            summary = summarize_read(run, records, run.load_adjudications(strict=False))
             summary["run"] = str(run.manifest.get("name") or run.name)
         except (OSError, ValueError) as exc:
             self.post_message(ReportFailed(str(exc)))
