@@ -320,3 +320,20 @@ async def test_the_validation_summary_shows_every_number_at_80x24(tmp_path):
         for label, key in (("match", "code_match"), ("mismatch", "code_mismatch"), ("timeout", "code_timeout"),
                            ("schema", "schema_errors"), ("valid", "valid")):
             assert f"{label} {counts[key]}" in text, (label, text)
+
+
+async def test_a_big_files_item_view_names_its_line_once_the_lines_are_found(tmp_path, monkeypatch):
+    from mathbench.core.datasets import fastparse
+
+    monkeypatch.setattr(fastparse, "EAGER_LINES", 0)  # this small file's lines come after its rows, as a big one's
+    ws = open_workspace(tmp_path / "ws")
+    path = ws.datasets_dir / SAMPLE
+    items = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(items, ensure_ascii=False, indent=2), encoding="utf-8")
+    app = MathbenchApp(ws, start="dataset")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        assert screen.dataset.lines_known and screen.dataset.line_of(1) == 2 + len(
+            json.dumps(items[0], ensure_ascii=False, indent=2).splitlines())
+        await wait_until(pilot, lambda: f"{SAMPLE}:2 " in shown_text(screen.query_one("#data-item")), limit=10)

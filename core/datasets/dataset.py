@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import gc
 import hashlib
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mathbench.core.datasets.items import Turn, detect_format, item_turns, majority_format, make_item, problem_text, write_turns
-from mathbench.core.datasets.jsonfile import DatasetError, Layout, dumps_items, line_col, parse_items
+from mathbench.core.datasets.jsonfile import DatasetError, Layout, dumps_items, parse_bytes
 from mathbench.core.storage import atomic_write_bytes
 
 
@@ -29,11 +30,14 @@ class Dataset:
     fmt: str = "sharegpt"
     path: Path | None = None
     layout: Layout = field(default_factory=Layout)
-    lines: list[int] = field(default_factory=list)  # line of each item in the file as loaded
     dirty: bool = False
     _undo: list[_Edit] = field(default_factory=list, repr=False)
     _redo: list[_Edit] = field(default_factory=list, repr=False)
     _digest: str | None = field(default=None, repr=False)  # SHA-256 of the file as last read or written
+    # Each item's line in the file as loaded; a big file's are found after its rows show (see `lines`).
+    _lines: list[int] | None = field(default=None, repr=False, compare=False)
+    _find_lines: Callable[[], list[int]] | None = field(default=None, repr=False, compare=False)
+    _lines_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # -- loading and saving
 
@@ -48,27 +52,23 @@ class Dataset:
             raw = path.read_bytes()
         except OSError as exc:
             raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line, col = line_col(raw[: exc.start].decode("utf-8", "replace"), exc.start)
-            raise DatasetError(path, f"not UTF-8 text (byte {raw[exc.start]:#04x})", line, col) from None
         # Millions of new objects: the cyclic GC would scan them again and again while they are made.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            items, layout, lines = parse_items(text, path, on_progress=on_progress)
+            items, layout, lines = parse_bytes(raw, path, on_progress=on_progress)
         finally:
             if was_enabled:
                 gc.enable()
-        return cls(items=items, fmt=majority_format(items), path=path, layout=layout, lines=lines,
-                   _digest=_digest(raw))
+        return cls(items=items, fmt=majority_format(items), path=path, layout=layout, _digest=_digest(raw),
+                   _lines=lines if isinstance(lines, list) else None,
+                   _find_lines=None if isinstance(lines, list) else lines)
 
     @classmethod
     def from_items(cls, items: list[dict], fmt: str | None = None, layout: Layout | None = None) -> "Dataset":
         """A dataset not (yet) tied to a file."""
         return cls(items=list(items), fmt=fmt or majority_format(items), layout=layout or Layout(),
-                   lines=[0] * len(items))
+                   _lines=[0] * len(items))
 
     def dumps(self) -> str:
         """The file's text as save() would write it."""
@@ -126,9 +126,27 @@ class Dataset:
     def problem(self, index: int) -> str:
         return problem_text(self.items[index], self.item_format(index) or self.fmt)
 
-    def line_of(self, index: int) -> int | None:
-        """Line in the file where item *index* started when loaded (None for items added since)."""
-        return self.lines[index] if index < len(self.lines) and self.lines[index] else None
+    @property
+    def lines(self) -> list[int]:
+        """The line each item started on in the file as loaded (0 for items added since); found on first use."""
+        with self._lines_lock:
+            if self._lines is None:
+                self._lines = self._find_lines() if self._find_lines is not None else []
+                self._find_lines = None
+            return self._lines
+
+    @property
+    def lines_known(self) -> bool:
+        """Whether `lines` answers at once (a big file's are found on first use, taking a moment)."""
+        return self._lines is not None
+
+    def line_of(self, index: int, *, wait: bool = True) -> int | None:
+        """Line in the file where item *index* started when loaded (None for items added since, or, unless
+        *wait*, while the lines are still to be found)."""
+        if not wait and not self.lines_known:
+            return None
+        lines = self.lines
+        return lines[index] if index < len(lines) and lines[index] else None
 
     # -- editing (every change is undoable)
 

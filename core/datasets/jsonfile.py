@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from json.decoder import scanstring
 from pathlib import Path
 
+from mathbench.core.datasets.fastparse import fast_items
 from mathbench.core.storage import JsonlError, parse_jsonl
 
 
@@ -44,11 +45,12 @@ def line_col(text: str, pos: int) -> tuple[int, int]:
     return line, col
 
 
-def _detect_layout(text: str, container: str) -> Layout:
+def _detect_layout(text: str, container: str, trailing: bool | None = None) -> Layout:
+    """The layout of a file whose text starts with *text* (all of it, or its first 20,000 characters)."""
     sample = text[:20000]
     has_non_ascii = any(ord(c) > 127 for c in sample)
     ensure_ascii = (not has_non_ascii) and "\\u" in sample
-    trailing = text.endswith("\n")
+    trailing = text.endswith("\n") if trailing is None else trailing
     if container == "jsonl":
         compact = bool(re.search(r'"\s*:\S', sample.split("\n", 1)[0])) and '": ' not in sample.split("\n", 1)[0]
         return Layout("jsonl", None, ensure_ascii, (",", ":") if compact else None, trailing)
@@ -219,6 +221,34 @@ def _parse_lines(text: str, path: str | Path | None,
             return items, lines
         if on_progress is not None:
             on_progress(start, len(data))
+
+
+def parse_bytes(raw: bytes, path: str | Path | None = None, *, on_progress: Callable[[int, int], None] | None = None
+                ) -> tuple[list[dict], Layout, list[int] | Callable[[], list[int]]]:
+    """parse_items for a file's bytes: a valid file takes the fast reader, anything else the exact one.
+
+    A big array's lines come as a function that finds them (core.datasets.fastparse).
+    """
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    body = raw[3:] if bom else raw
+    first = body.lstrip(b" \t\r\n")[:1]
+    container = "jsonl" if str(path or "").endswith(".jsonl") or first == b"{" else "json"
+    fast = None
+    if first in (b"[", b"{"):
+        fast = fast_items(body, container, lambda: parse_items(body.decode("utf-8"), path)[2], on_progress=on_progress)
+    if fast is None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line, col = line_col(raw[: exc.start].decode("utf-8", "replace"), exc.start)
+            raise DatasetError(path, f"not UTF-8 text (byte {raw[exc.start]:#04x})", line, col) from None
+        return parse_items(text, path, on_progress=on_progress)
+    head = body[:20000].decode("utf-8", errors="ignore")
+    layout = _detect_layout(head, container, trailing=body.endswith(b"\n"))
+    layout.bom = bom
+    first_break = head.find("\n")
+    layout.newline = "\r\n" if first_break > 0 and head[first_break - 1] == "\r" else "\n"
+    return fast[0], layout, fast[1]
 
 
 def parse_items(text: str, path: str | Path | None = None, *,

@@ -23,6 +23,7 @@ from mathbench.tui.widgets.data_messages import (
     DatasetLoaded,
     DatasetSaved,
     FilesListed,
+    LinesFound,
     RowsFiltered,
     StatsComputed,
     ValidationFinished,
@@ -202,6 +203,10 @@ class DatasetScreen(WorkbenchScreen):
             self.apply_filters()
         else:
             self._show_item(item_list.current)  # its cluster line
+
+    def on_lines_found(self, message: LinesFound) -> None:
+        if message.dataset is self.dataset:
+            self._show_item(self.query_one(ItemList).current)  # its file:line
 
     def on_contamination_found(self, message: ContaminationFound) -> None:
         if message.dataset is not self.dataset:

@@ -76,7 +76,7 @@ def item_renderable(dataset, index: int, *, status: str | None = None, cluster_n
     """Item *index* of *dataset*: where it is, its status, the benchmark problem it repeats, duplicates,
     validation findings, then every turn."""
     parts: list = []
-    line = dataset.line_of(index)
+    line = dataset.line_of(index, wait=False)  # a big file's lines may still be being found
     where = f"{dataset.path.name}:{line}" if dataset.path and line else ""
     parts.append(Text(f"item {index + 1}  {where}  status: {status or 'not validated'}", style="bold"))
     if hit is not None:

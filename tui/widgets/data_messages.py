@@ -22,6 +22,14 @@ class DatasetLoaded(Message):
         self.path = path
 
 
+class LinesFound(Message):
+    """Where each item of a big file starts in it was found, after its rows were shown."""
+
+    def __init__(self, dataset) -> None:
+        super().__init__()
+        self.dataset = dataset
+
+
 class ClustersFound(Message):
     """Duplicate clusters of the loaded dataset: cluster number (1-based) per item index, and the clusters;
     *near* says whether near duplicates were looked for (exact ones always are)."""

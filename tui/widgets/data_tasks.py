@@ -20,6 +20,7 @@ from mathbench.tui.widgets.data_messages import (
     DatasetLoaded,
     DatasetSaved,
     FilesListed,
+    LinesFound,
     RowsFiltered,
     StatsComputed,
     TaskProgressed,
@@ -144,6 +145,9 @@ class DataTasks(Vertical):
             return
         self.post_message(TaskProgressed(f"loaded {path.name}", 1, 1, "data-load"))
         self.post_message(DatasetLoaded(dataset, sources=Counter(source_of(item) for item in dataset.items), path=path))
+        if not dataset.lines_known:
+            dataset.lines  # noqa: B018 - finding them is the work
+            self.post_message(LinesFound(dataset))
 
     @work(thread=True, exclusive=True, group="data-filter", exit_on_error=False, description="data-filter")
     def filter_rows(self, dataset, spec: FilterSpec, statuses: dict[int, str], clusters: dict[int, int],
