@@ -75,3 +75,20 @@ async def test_screens_fit_the_terminal(tmp_path, size):
         await pilot.pause()
         assert evaluation.query_one("#eval-form").display
         assert _inside(evaluation.query_one("#eval-start"), size) or evaluation.query_one("#eval-form").max_scroll_y > 0
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_toast_is_one_line_over_the_header_and_hides_no_field_or_row(tmp_path, size):
+    from textual.widgets._toast import Toast
+
+    app = MathbenchApp(open_workspace(tmp_path / "ws"), start="dataset")
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await app.workers.wait_for_complete()
+        app.notify("3 items repeat a benchmark problem; D drops them.", title="Benchmarks", timeout=30)
+        await wait_until(pilot, lambda: len(app.screen.query(Toast)) > 0)
+        await pilot.pause()
+        toasts = list(app.screen.query(Toast))
+        # Toasts stack down from the header row, one line each (the sample's own benchmark notice among them).
+        assert [(t.region.y, t.region.height) for t in toasts] == [(y, 1) for y in range(len(toasts))]
+        assert any("Benchmarks: 3 items repeat" in line for line in screen_lines(app)[:len(toasts)])
+        assert "search" in "\n".join(screen_lines(app)[1:4])  # the search box under it still shows

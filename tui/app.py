@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Callable
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from mathbench.tui.registry import SCREENS, ScreenSpec
@@ -206,6 +208,13 @@ class MathbenchApp(App):
                 self.pop_screen()
             return
         self.switch_mode(name)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A toast whose title leads its one line (app.tcss puts it over the header) instead of standing above it."""
+        if title:
+            message = f"[b]{escape(title)}:[/b] {message}" if markup else f"{title}: {message}"
+        super().notify(message, severity=severity, timeout=timeout, markup=markup)
 
     def action_leave_input(self) -> None:
         """Take focus out of a text box so that single keys reach the screen again; in a dialog with
