@@ -217,3 +217,21 @@ def test_follower_tracks_a_growing_run(tmp_path):
     run.append_adjudication("c", "correct")
     follower.refresh_adjudications()
     assert follower.summary()["correct"] == 2
+
+
+def test_a_run_is_found_by_its_path_in_the_workspace_from_any_folder(tmp_path, repo_root):
+    from mathbench.core.evaluation.rundir import find_run
+
+    ws = tmp_path / "ws"
+    run = make_run(ws / "runs" / "a", ITEMS)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("runs/a", "a", str(run.path)):
+        out = cli(repo_root, "-w", str(ws), "report", name, "--json")
+        assert out.returncode == 0 and json.loads(out.stdout)["total"] == 6, (name, out.stderr)
+        assert find_run(name, ws) in (run.path, ws / "runs/a")
+    assert find_run("runs/b", ws) is None and find_run("a", elsewhere) is None
+    out = cli(repo_root, "-w", str(ws), "data", "from-run", "runs/a", "--which", "wrong", "--out",
+              str(tmp_path / "pairs.jsonl"))
+    assert out.returncode == 0 and "wrong problems of runs/a" in out.stdout, out.stderr
+    assert (tmp_path / "pairs.jsonl").is_file()

@@ -323,3 +323,16 @@ class RunDir:
 def as_run(run: RunDir | Path | str) -> RunDir:
     """A RunDir for a path (or the RunDir itself)."""
     return run if isinstance(run, RunDir) else RunDir(run)
+
+
+def find_run(arg: str | Path, workspace: str | Path | None = None) -> Path | None:
+    """The run directory a user named: a path from here, else one inside *workspace* (`runs/NAME` or `NAME`).
+
+    None when none of them holds a run.
+    """
+    path = Path(arg).expanduser()
+    candidates = [path]
+    if not path.is_absolute():
+        base = Path(workspace).expanduser() if workspace else Path.cwd()
+        candidates += [base / path, base / "runs" / path]
+    return next((c for c in candidates if RunDir(c).exists()), None)

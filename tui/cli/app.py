@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Settle the grader's uncertain verdicts of RUN_DIR by keyboard; every verdict is "
         "appended to RUN_DIR/adjudications.jsonl and fsynced at once.",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds manifest.json, results.jsonl)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds manifest.json, results.jsonl), or its name "
+                   "in <workspace>/runs")
     p.set_defaults(func=adjudicate)
     from mathbench.tui.registry import SCREENS
 
@@ -41,11 +42,14 @@ def open_workbench(args: argparse.Namespace) -> int:
 
 def adjudicate(args: argparse.Namespace) -> int:
     """Open the adjudication screen on `args.run_dir`."""
-    run_dir = Path(args.run_dir).expanduser().resolve()
-    if not (run_dir / "results.jsonl").is_file() and not (run_dir / "manifest.json").is_file():
-        print(f"mathbench adjudicate: {run_dir}: not a run directory (no manifest.json or results.jsonl)",
+    from mathbench.core.evaluation.rundir import find_run
+
+    found = find_run(args.run_dir, getattr(args, "workspace", None))
+    if found is None:
+        print(f"mathbench adjudicate: {args.run_dir}: not a run directory (no manifest.json or results.jsonl)",
               file=sys.stderr)
         return 2
+    run_dir = found.resolve()
     from mathbench.core.workspace import Workspace, is_workspace, open_workspace
     from mathbench.tui.app import MathbenchApp
 

@@ -25,7 +25,7 @@ def register(sub) -> None:
                        description="The problems a run got wrong, flipped (right in another run, not here) or left "
                                    "uncertain, with their gold answers, as JSON lines for `mathbench synth --pairs` "
                                    "(scheme 3). Each row carries source_run, problem_id and benchmark.")
-    p.add_argument("run", metavar="RUN")
+    p.add_argument("run", metavar="RUN", help="a run directory, or its name in <workspace>/runs")
     p.add_argument("--which", choices=("wrong", "flipped", "uncertain"), default="wrong")
     p.add_argument("--compare", metavar="RUN_B", help="for --which flipped: the run they were right in "
                                                        "(default: the newest other run on the same benchmark)")
@@ -101,8 +101,13 @@ def _from_run(args) -> int:
     from mathbench.core.datasets.from_run import FromRunError, missed_problems, write_pairs
     from mathbench.core.evaluation.layout import RunError
 
+    from mathbench.core.evaluation.rundir import find_run
+
+    where = getattr(args, "workspace", None)
+    run = find_run(args.run, where) or args.run  # not found: core names it in its error
+    compare = (find_run(args.compare, where) or args.compare) if args.compare else None
     try:
-        rows = missed_problems(args.run, args.which, compare=args.compare, workspace=workspace_of(args))
+        rows = missed_problems(run, args.which, compare=compare, workspace=workspace_of(args))
     except (FromRunError, RunError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

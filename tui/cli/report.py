@@ -39,18 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_runs)
 
 
-def _resolve_run(arg: str, workspace: str | None) -> Path | None:
-    """RUN_DIR as given, else <workspace>/runs/RUN_DIR; None when neither is a run directory."""
-    from mathbench.core.evaluation.rundir import RunDir
-
-    path = Path(arg).expanduser()
-    base = Path(workspace).expanduser() if workspace else Path.cwd()
-    for candidate in (path, base / "runs" / arg):
-        if RunDir(candidate).exists():
-            return candidate
-    return None
-
-
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
@@ -60,15 +48,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from mathbench.core.evaluation import export, report
     from mathbench.core.evaluation.compare import compare
     from mathbench.core.evaluation.layout import RunError
+    from mathbench.core.evaluation.rundir import find_run
 
-    run_path = _resolve_run(args.run_dir, getattr(args, "workspace", None))
+    run_path = find_run(args.run_dir, getattr(args, "workspace", None))
     if run_path is None:
         print(f"mathbench report: {args.run_dir}: not a run directory (no manifest.json or results.jsonl)",
               file=sys.stderr)
         return 2
     other = None
     if args.compare:
-        other = _resolve_run(args.compare, getattr(args, "workspace", None))
+        other = find_run(args.compare, getattr(args, "workspace", None))
         if other is None:
             print(f"mathbench report: {args.compare}: not a run directory", file=sys.stderr)
             return 2
