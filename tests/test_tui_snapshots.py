@@ -29,8 +29,15 @@ def _log_settled(screen, log_id: str) -> bool:
     return bool(view.lines) and lines.size.height > 0 and int(lines.scroll_offset.y) == lines.max_scroll_y
 
 
+def _charts_drawn(screen) -> bool:
+    """Every chart on *screen* shows its latest data (a chart redraws at most twice a second)."""
+    from mathbench.tui.widgets.chart import Chart
+
+    return all(chart.drawn for chart in screen.query(Chart) if chart.display and chart.content_size.width > 0)
+
+
 def _ready(app, key: str) -> bool:
-    """True when the screen shown after pressing *key* has read what it shows."""
+    """True when the screen shown after pressing *key* has read what it shows and drawn it."""
     screen = app.screen
     checks = {
         "1": lambda: "demo-pot-v2" in screen_text(app) and bool(getattr(screen, "runs", None)),
@@ -47,7 +54,7 @@ def _ready(app, key: str) -> bool:
         "j": lambda: "No jobs yet" in screen_text(app),
         "g": lambda: "no NVIDIA GPU" in screen_text(app),
     }
-    return checks[key]()
+    return checks[key]() and _charts_drawn(screen)
 
 
 VIEWS = [
@@ -87,6 +94,7 @@ def test_screen(snap_compare, workspace, steady, name, keys, size):
             if key in "1234567890jg" and key != "1":
                 await wait_until(pilot, lambda key=key: _ready(app, key), limit=120)
         await pilot.pause(0.3)
+        await wait_until(pilot, lambda: _charts_drawn(app.screen))
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=show)

@@ -184,6 +184,11 @@ class Chart(Widget):
         self._timer: Timer | None = None
         self._text = Text("")
 
+    @property
+    def drawn(self) -> bool:
+        """Whether what is on screen is the latest snapshot at the pane's size (no redraw is pending)."""
+        return self._drawn_key == (self.data, self.content_size.width, self.content_size.height)
+
     def on_mount(self) -> None:
         self.call_after_refresh(self.redraw_if_stale)
 
