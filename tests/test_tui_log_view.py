@@ -70,3 +70,22 @@ async def test_a_growing_file_is_followed_searched_and_wrapped(tmp_path):
         await pilot.pause()
         assert view.shown and all("ERROR" in line for line in view.shown)
         assert len(view.lines) == 510  # the filter hides, it does not drop
+
+
+class BareLines(App):
+    def compose(self):
+        yield LogLines(id="lines")
+
+
+async def test_a_followed_log_stays_at_its_end_when_a_long_line_brings_the_sideways_bar():
+    app = BareLines()
+    async with app.run_test(size=(60, 12)) as pilot:
+        lines = app.query_one(LogLines)
+        lines.add_lines([f"short {i}" for i in range(30)])
+        await pilot.pause()
+        assert not lines.show_horizontal_scrollbar and int(lines.scroll_offset.y) == lines.max_scroll_y
+        lines.add_lines(["long " + LONG])  # the sideways bar takes a row: the end moves down once more
+        await wait_until(pilot, lambda: lines.show_horizontal_scrollbar)
+        await pilot.pause()
+        await pilot.pause()
+        assert lines.following and int(lines.scroll_offset.y) == lines.max_scroll_y
