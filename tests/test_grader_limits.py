@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from mathbench.core.grading import grade, grade_answer, grade_many
 
 SLOW = ("\\sin(x+y+z)^{80}", "\\sin(x+y+z+1)^{80}")  # sympy works on this for over a minute
@@ -67,3 +69,29 @@ def test_grade_many_keeps_order_and_survives_a_hung_item():
     for i, (have, want) in enumerate(zip(got, expected)):
         assert have == want, (i, have)
     assert seen[-1] == (24, 24) and len(seen) == 24
+
+
+def test_a_timeout_inside_a_finalizer_is_not_reported_and_the_next_one_stops_the_work(monkeypatch):
+    import gc
+    import sys
+
+    from mathbench.core.grading.limits import Timeout, time_limit
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    class SlowToDie:
+        def __del__(self):
+            end = time.monotonic() + 0.3
+            while time.monotonic() < end:  # the alarm fires in here: Python can only report it
+                pass
+
+    start = time.monotonic()
+    with pytest.raises(Timeout):
+        with time_limit(0.05):
+            SlowToDie()
+            gc.collect()
+            while time.monotonic() - start < 5:
+                pass
+    assert time.monotonic() - start < 2 and reported == []
+    assert sys.unraisablehook == reported.append  # put back

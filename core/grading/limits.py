@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 import threading
 
 
@@ -21,6 +22,10 @@ class time_limit:
     def __enter__(self):
         if self.active:
             self.old = signal.signal(signal.SIGALRM, self._fire)
+            # A Timeout raised inside a finalizer is only reported, and the next one follows in 50 ms: the
+            # report is noise, and a hook busy writing it (pytest's) would itself be interrupted.
+            self.old_hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
             # re-fires every 50 ms in case a bare `except:` inside sympy swallowed the first one
             signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.05)
         return self
@@ -29,10 +34,15 @@ class time_limit:
     def _fire(signum, frame):
         raise Timeout()
 
+    def _unraisable(self, unraisable) -> None:
+        if not (isinstance(unraisable.exc_type, type) and issubclass(unraisable.exc_type, Timeout)):
+            self.old_hook(unraisable)
+
     def __exit__(self, *exc):
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.old)
+            sys.unraisablehook = self.old_hook
         return False
 
 
