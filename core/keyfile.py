@@ -9,6 +9,7 @@ import os
 import tempfile
 
 API_KEY_FILE_ENV = "MATHBENCH_API_KEY_FILE"
+API_KEY_ENV_VARS = ("MATHBENCH_API_KEY", "OPENAI_API_KEY")  # where a key may also be found, in this order
 KEY_DIR_PREFIX = "mathbench-key-"
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mathbench.core.evaluation.pot import Unanswered
-from mathbench.core.keyfile import API_KEY_FILE_ENV, take_key_file
+from mathbench.core.keyfile import API_KEY_ENV_VARS, API_KEY_FILE_ENV, take_key_file
 from mathbench.core.evaluation.transport import (
     DEFAULT_MAX_REPLY_BYTES,
     ReplyTooLarge,
@@ -29,7 +29,6 @@ from mathbench.core.evaluation.transport import (
     too_large_cause,
 )
 
-API_KEY_ENV_VARS = ("MATHBENCH_API_KEY", "OPENAI_API_KEY")
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 DOWN_AFTER = 5  # consecutive connection failures on every endpoint that make the client pause
 

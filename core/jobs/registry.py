@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from mathbench.core.evaluation.client import API_KEY_ENV_VARS
-from mathbench.core.keyfile import API_KEY_FILE_ENV, remove_key_file, write_key_file
+from mathbench.core.keyfile import API_KEY_ENV_VARS, API_KEY_FILE_ENV, remove_key_file, write_key_file
 from mathbench.core.jobs.logtail import IncrementalReader, complete_prefix, tail_file
 from mathbench.core.jobs.procs import ProcError, group_alive, pid_alive, signal_by_name
 from mathbench.core.jobs.tree import cgroup_pids, remove_cgroup

@@ -89,8 +89,8 @@ class HomeScreen(WorkbenchScreen):
         return "\n".join(lines)
 
     def on_screen_resume(self) -> None:
-        # Listing runs reads every results file: let the first frame out before it competes for the GIL.
-        self.set_timer(0.05, self.action_reload)
+        # Listing runs reads every results file: let the frame out before it competes for the GIL.
+        self.call_after_refresh(self.action_reload)
 
     def action_reload(self) -> None:
         self.read_workspace()
