@@ -86,3 +86,26 @@ async def test_a_run_with_samples_charts_pass_and_maj_at_k(tmp_path):
         assert passes == tuple(round(100 * expected["pass_at_k"][k], 1) for k in ("1", "2", "4"))
         assert majs == tuple(round(100 * expected["maj_at_k"][k], 1) for k in ("1", "2", "4"))
         await wait_until(pilot, lambda: "pass@k" in screen_text(app))
+
+
+async def test_a_chart_says_whether_it_shows_its_latest_data():
+    from textual.app import App
+
+    from mathbench.tui.widgets.chart import bar_chart
+
+    class One(App):
+        def compose(self):
+            yield Chart(bar_chart("t", ("a", "b"), (10.0, 20.0)), interval=0.5, id="c")
+
+    app = One()
+    async with app.run_test(size=(60, 20)) as pilot:
+        chart = app.query_one(Chart)
+        await wait_until(pilot, lambda: chart.drawn)
+        chart.show(bar_chart("t", ("a", "b"), (10.0, 30.0)))  # within the half second: drawn on its timer
+        assert not chart.drawn
+        await wait_until(pilot, lambda: chart.drawn)
+        chart.styles.min_height = 0
+        chart.styles.height = 0  # no room: nothing to draw, nothing pending
+        chart.show(bar_chart("t", ("a",), (5.0,)))
+        await wait_until(pilot, lambda: chart.content_size.height == 0)
+        assert chart.drawn

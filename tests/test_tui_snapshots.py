@@ -33,7 +33,18 @@ def _charts_drawn(screen) -> bool:
     """Every chart on *screen* shows its latest data (a chart redraws at most twice a second)."""
     from mathbench.tui.widgets.chart import Chart
 
-    return all(chart.drawn for chart in screen.query(Chart) if chart.display and chart.content_size.width > 0)
+    return all(chart.drawn for chart in screen.query(Chart))
+
+
+def _unready(screen) -> str:
+    """What a screen that never became ready shows: its charts' and log views' states."""
+    from mathbench.tui.widgets.chart import Chart
+    from mathbench.tui.widgets.log_view import LogLines, LogView
+
+    charts = [(c.id, tuple(c.content_size), c.drawn) for c in screen.query(Chart)]
+    logs = [(v.id, len(v.lines), tuple(v.query_one(LogLines).size), v.query_one(LogLines).scroll_offset.y,
+             v.query_one(LogLines).max_scroll_y) for v in screen.query(LogView)]
+    return f"charts {charts}; logs (id, lines, size, y, max y) {logs}; view {getattr(screen, 'view', None) is not None}"
 
 
 def _ready(app, key: str) -> bool:
@@ -92,7 +103,10 @@ def test_screen(snap_compare, workspace, steady, name, keys, size):
             await pilot.press(key)
             await pilot.pause()
             if key in "1234567890jg" and key != "1":
-                await wait_until(pilot, lambda key=key: _ready(app, key), limit=120)
+                try:
+                    await wait_until(pilot, lambda key=key: _ready(app, key), limit=120)
+                except AssertionError:
+                    raise AssertionError(f"{app.screen!r} after {key!r} not ready: {_unready(app.screen)}") from None
         await pilot.pause(0.3)
         await wait_until(pilot, lambda: _charts_drawn(app.screen))
         await pilot.wait_for_scheduled_animations()

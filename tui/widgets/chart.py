@@ -187,7 +187,8 @@ class Chart(Widget):
     @property
     def drawn(self) -> bool:
         """Whether what is on screen is the latest snapshot at the pane's size (no redraw is pending)."""
-        return self._drawn_key == (self.data, self.content_size.width, self.content_size.height)
+        width, height = self.content_size.width, self.content_size.height
+        return width <= 0 or height <= 0 or self._drawn_key == (self.data, width, height)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.redraw_if_stale)
