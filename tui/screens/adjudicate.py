@@ -94,6 +94,8 @@ class AdjudicationFailed(Message):
 class NoteDialog(ModalScreen[str | None]):
     """Asks for a one-line note about the item."""
 
+    CSS_PATH = "../styles/adjudicate.tcss"
+
     BINDINGS = [Binding("escape,ctrl+g", "cancel", "Cancel", id="note.cancel")]
 
     def __init__(self, current: str | None) -> None:
@@ -115,6 +117,8 @@ class NoteDialog(ModalScreen[str | None]):
 
 class AdjudicateScreen(WorkbenchScreen):
     """Shows the grader's uncertain items (and wrong ones on request) one at a time for a human verdict."""
+
+    CSS_PATH = "../styles/adjudicate.tcss"
 
     TITLE = "Adjudicate"
     BINDINGS = [

@@ -64,6 +64,8 @@ class FormDefaultsRead(Message):
 class EvalScreen(WorkbenchScreen):
     """A form to start a detached eval, and the live view of the run it (or any run) writes."""
 
+    CSS_PATH = "../styles/eval.tcss"
+
     TITLE = "Eval"
     BINDINGS = [
         Binding("ctrl+s,f2", "start", "Start eval", id="eval.start", tooltip="Start the eval in the form as a detached job"),

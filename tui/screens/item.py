@@ -64,6 +64,8 @@ def item_facts(record: dict[str, Any], adjudications: dict[Any, dict] | None, ti
 class ItemScreen(VerdictOverrides, Screen):
     """Shows one item; left/right step through the list it was opened from; y/n/u set the human verdict."""
 
+    CSS_PATH = "../styles/item.tcss"
+
     TITLE = "Item"
     BINDINGS = [
         Binding("escape,q,backspace", "close", "Back", id="item.close", tooltip="Back to the list"),

@@ -123,6 +123,8 @@ def compare_charts(comparison: dict) -> list[ChartData]:
 class ReportScreen(WorkbenchScreen):
     """Charts of the current run; with a second run chosen, both side by side and the flipped problems."""
 
+    CSS_PATH = "../styles/report.tcss"
+
     TITLE = "Report"
     BINDINGS = [
         Binding("v", "toggle_view", "Charts/Compare", id="report.view", tooltip="Switch between one run's charts and the comparison"),

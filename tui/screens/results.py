@@ -92,6 +92,8 @@ def read_rows(path: Path) -> RowsBuilt:
 class ResultsScreen(VerdictOverrides, WorkbenchScreen):
     """All items of the app's current run in a table that draws only visible rows."""
 
+    CSS_PATH = "../styles/results.tcss"
+
     TITLE = "Results"
     AUTO_FOCUS = "#results-table"
     BINDINGS = [

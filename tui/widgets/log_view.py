@@ -243,7 +243,13 @@ class LogLines(ScrollView, can_focus=True):
             return self._regex is not None
         return True
 
+    def on_mount(self) -> None:
+        self.anchor(self.following)
+
     def watch_following(self, following: bool) -> None:
+        # Anchored, every layout keeps the end in view: a resize, a new scrollbar or a style reload included.
+        if self.is_mounted:
+            self.anchor(following)
         if following:
             self._follow_end()
         self.post_message(self.StateChanged())

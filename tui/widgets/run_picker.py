@@ -20,6 +20,8 @@ from mathbench.tui.widgets.common import pct
 class RunPicker(ModalScreen[Path | None]):
     """Choose one run of the workspace, or type any run directory's path."""
 
+    CSS_PATH = "../styles/run_picker.tcss"
+
     BINDINGS = [Binding("escape,ctrl+g", "cancel", "Cancel", id="picker.cancel")]
 
     class RunsListed(Message):
