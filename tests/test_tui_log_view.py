@@ -89,5 +89,3 @@ async def test_a_followed_log_stays_at_its_end_when_a_long_line_brings_the_sidew
         await pilot.pause()
         await pilot.pause()
         assert lines.following and int(lines.scroll_offset.y) == lines.max_scroll_y
-
-

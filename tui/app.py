@@ -68,10 +68,8 @@ class MathbenchApp(App):
         self.DEFAULT_MODE = start
         super().__init__()
         self.workspace = workspace
-        self.current_run: Path | None = Path(run_dir).resolve() if run_dir else None
-        """The run the results, adjudication and report screens show."""
-        self.compare_run: Path | None = None
-        """A second run the report screen compares against."""
+        self._runs: dict[str, Path | None] = {"current": Path(run_dir).resolve(), "compare": None} if run_dir else {}
+        """The current and compare runs once known; until asked for, the workspace's runs are not listed."""
         self.follow_request: Path | None = None
         """A run the eval screen should follow the next time it shows."""
         self.start_screen = start
@@ -80,10 +78,32 @@ class MathbenchApp(App):
         self.sub_title = str(workspace.root)
         for spec in SCREENS:
             self.add_mode(spec.name, self._factory(spec))
-        if self.current_run is None:
+
+    def _run(self, which: str) -> Path | None:
+        if which not in self._runs:
+            # Listing the runs reads every manifest: done when first needed, not before the first frame.
             runs = self.newest_runs()
-            self.current_run = runs[0] if runs else None
-            self.compare_run = runs[1] if len(runs) > 1 else None
+            self._runs.setdefault("current", runs[0] if runs else None)
+            self._runs.setdefault("compare", runs[1] if len(runs) > 1 else None)
+        return self._runs[which]
+
+    @property
+    def current_run(self) -> Path | None:
+        """The run the results, adjudication and report screens show (the newest, until one is chosen)."""
+        return self._run("current")
+
+    @current_run.setter
+    def current_run(self, path: Path | None) -> None:
+        self._runs["current"] = path
+
+    @property
+    def compare_run(self) -> Path | None:
+        """A second run the report screen compares against (the second newest, until one is chosen)."""
+        return self._run("compare")
+
+    @compare_run.setter
+    def compare_run(self, path: Path | None) -> None:
+        self._runs["compare"] = path
 
     def _factory(self, spec: ScreenSpec) -> Callable[[], Screen]:
         """A callable that imports the screen's module only when the screen is first shown."""

@@ -118,6 +118,7 @@ class HomeScreen(WorkbenchScreen):
             jobs = [f"{job.kind} {job.id} · {job.state}" for job in list_jobs(ws) if job.active]
         except Exception as exc:  # a jobs folder in a bad state must not hide the runs
             jobs = [f"jobs unreadable: {exc}"]
+        self.app.current_run  # noqa: B018 - the app's current run, found here rather than in the handler
         self.post_message(WorkspaceRead(runs, counts, jobs))
 
     @on(WorkspaceRead)
@@ -153,7 +154,8 @@ class HomeScreen(WorkbenchScreen):
 
     @on(ItemList.Highlighted, "#home-table")
     def highlighted(self) -> None:
-        self._show_selection()
+        if self.runs:  # before the workspace is read there is nothing to select (and no run listing to wait on)
+            self._show_selection()
 
     def _show_selection(self) -> None:
         compare = self.app.compare_run
