@@ -122,3 +122,15 @@ def test_a_bom_and_crlf_array_reads_fast_with_its_layout(tmp_path):
     raw = b"\xef\xbb\xbf" + text.encode("utf-8")
     assert fast(raw) == exact("\ufeff" + text)
     assert fastparse.fast_items(raw[3:], "json", list) is not None  # not left to the exact reader
+
+
+def test_items_written_back_a_batch_at_a_time_still_find_a_late_repeat_or_a_big_integer(tmp_path, monkeypatch):
+    monkeypatch.setattr(fastparse, "_WRITE_BATCH", 2)
+    f = tmp_path / "late.json"
+    f.write_text('[{"a": 1}, {"b": ":"}, {"c": 2}, {"d": 3, "d": 4}]', encoding="utf-8")
+    with pytest.raises(DatasetError, match="duplicate key 'd'"):
+        Dataset.load(f)
+    f.write_text('[{"a": 1}, {"b": 2}, {"c": 123456789012345678901234567890}]', encoding="utf-8")
+    assert Dataset.load(f).items[2]["c"] == 123456789012345678901234567890
+    f.write_text('[{"a": ":"}, {"b": "x:y"}, {"c": 1}]', encoding="utf-8")
+    assert fastparse.fast_items(f.read_bytes(), "json", list) is not None  # colons in strings: still the fast path
