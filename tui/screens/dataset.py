@@ -13,8 +13,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, Input, Label, Select, Static, TextArea
 
+from mathbench.core.datasets.filtering import has_code
 from mathbench.tui.widgets.common import WorkbenchScreen, one_line
-from mathbench.tui.widgets.data_filters import DataFilters, FilterSpec, has_code, matching_rows, source_of
+from mathbench.tui.widgets.data_filters import DataFilters
 from mathbench.tui.widgets.item_list import ItemList
 from mathbench.tui.widgets.data_item_view import DataItemView, item_renderable, row_text
 from mathbench.tui.widgets.data_messages import (

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from mathbench.tui.widgets.data_filters import FilterSpec, matching_rows, source_of
+from mathbench.core.datasets.filtering import FilterSpec, matching_rows, source_of
 from mathbench.tui.widgets.data_messages import (
     ClustersFound,
     ContaminationFound,
