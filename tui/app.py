@@ -42,6 +42,11 @@ def _screen_bindings() -> list[Binding]:
     ]
 
 
+def _run_slot(which: str, doc: str) -> property:
+    """A property for one of the app's chosen runs; the workspace's runs are listed only when first read."""
+    return property(lambda app: app._run(which), lambda app, path: app._runs.__setitem__(which, path), doc=doc)
+
+
 class MathbenchApp(App):
     """mathbench's workbench: one mode per registry screen, each screen imported when first shown."""
 
@@ -87,23 +92,10 @@ class MathbenchApp(App):
             self._runs.setdefault("compare", runs[1] if len(runs) > 1 else None)
         return self._runs[which]
 
-    @property
-    def current_run(self) -> Path | None:
-        """The run the results, adjudication and report screens show (the newest, until one is chosen)."""
-        return self._run("current")
-
-    @current_run.setter
-    def current_run(self, path: Path | None) -> None:
-        self._runs["current"] = path
-
-    @property
-    def compare_run(self) -> Path | None:
-        """A second run the report screen compares against (the second newest, until one is chosen)."""
-        return self._run("compare")
-
-    @compare_run.setter
-    def compare_run(self, path: Path | None) -> None:
-        self._runs["compare"] = path
+    current_run = _run_slot("current", "The run the results, adjudication and report screens show (the newest, "
+                                       "until one is chosen).")
+    compare_run = _run_slot("compare", "A second run the report screen compares against (the second newest, until "
+                                       "one is chosen).")
 
     def _factory(self, spec: ScreenSpec) -> Callable[[], Screen]:
         """A callable that imports the screen's module only when the screen is first shown."""

@@ -100,7 +100,6 @@ def _cut(text: str, limit: int = 110) -> str:
 def _from_run(args) -> int:
     from mathbench.core.datasets.from_run import FromRunError, missed_problems, write_pairs
     from mathbench.core.evaluation.layout import RunError
-
     from mathbench.core.evaluation.rundir import find_run
 
     where = getattr(args, "workspace", None)
